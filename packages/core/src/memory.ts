@@ -25,18 +25,21 @@ const copyItem = (i: RosterItem): RosterItem => ({ ...i, groups: [...i.groups] }
 @injectable()
 export class MemoryRosterStoreImpl implements RosterStore {
   private readonly rosters = new Map<string, { version: number; items: Map<string, RosterItem> }>();
+  /** Versions keep increasing across `clear()` so a cached `ver` never matches a new roster (§2.6). */
+  private readonly lastVersion = new Map<string, number>();
 
   private entry(user: string) {
     let e = this.rosters.get(user);
     if (!e) {
-      e = { version: 0, items: new Map() };
+      e = { version: this.lastVersion.get(user) ?? 0, items: new Map() };
       this.rosters.set(user, e);
     }
     return e;
   }
 
   async get(user: string): Promise<Roster> {
-    const e = this.entry(user);
+    const e = this.rosters.get(user);
+    if (!e) return { version: String(this.lastVersion.get(user) ?? 0), items: [] };
     return { version: String(e.version), items: [...e.items.values()].map(copyItem) };
   }
 
@@ -59,6 +62,8 @@ export class MemoryRosterStoreImpl implements RosterStore {
   }
 
   async clear(user: string): Promise<void> {
+    const e = this.rosters.get(user);
+    if (e) this.lastVersion.set(user, e.version + 1);
     this.rosters.delete(user);
   }
 }

@@ -50,7 +50,7 @@ export async function notifyAll<L extends object, K extends keyof L>(
   listeners: readonly L[],
   method: K,
   logger: Logger,
-  ...args: L[K] extends (...a: infer A) => unknown ? A : never
+  ...args: NonNullable<L[K]> extends (...a: infer A) => unknown ? A : never
 ): Promise<void> {
   for (const l of listeners) {
     const fn = l[method] as unknown as ((...a: unknown[]) => unknown) | undefined;

@@ -1,1 +1,14 @@
-export {};
+/**
+ * `@strand/server` — the Strand reference host.
+ * @packageDocumentation
+ */
+import 'reflect-metadata';
+
+export { StrandServer, STRAND_VERSION, type ServerConfig, type ServerOptions, type ListeningPorts } from './server.js';
+export { SessionRegistryImpl, MaxResourcesPerAccount, ResourceLimitError } from './host/registry.js';
+export { RouterImpl, ExternalRoutes, AccountExists } from './host/router.js';
+export { SessionImpl } from './host/session.js';
+export { InboundProcessor } from './host/inbound.js';
+export { HookSet, HookSetToken } from './host/hook-set.js';
+export type { HostStream } from './host/host-stream.js';
+export { hostModule } from './host-module.js';

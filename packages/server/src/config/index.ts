@@ -1,0 +1,3 @@
+/** Host configuration: schema, loader, plugin section validation. */
+export * from './schema.js';
+export * from './load.js';

@@ -1,0 +1,175 @@
+/**
+ * The host configuration schema (zod 4). Every object is `.strict()`: unknown keys are errors.
+ * Durations are in **seconds**, sizes in **bytes**. Nested objects use `.prefault({})` so that
+ * an omitted section still gets its inner defaults (zod 4's `.default()` would skip parsing).
+ */
+import { z } from 'zod';
+
+/** A listening port: `0` = ephemeral, `null` or `false` = disabled (normalised to `null`). */
+const port = (defaultPort: number) =>
+  z
+    .preprocess((v) => (v === false ? null : v), z.int().min(0).max(65535).nullable())
+    .default(defaultPort);
+
+const seconds = () => z.number().finite().positive();
+
+/** No whitespace, `@` or `/` (a domain or localpart, loosely). */
+const jidPart = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .max(1023)
+    .regex(/^[^\s@/]+$/u, `${what} must not contain whitespace, "@" or "/"`);
+
+/** `listen`: where the host accepts connections. */
+export const ListenSchema = z
+  .object({
+    /** Interface address to bind. */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** Client-to-server with STARTTLS (RFC 6120). */
+    c2s: port(5222),
+    /** Client-to-server with direct TLS (XEP-0368). */
+    c2sTls: port(5223),
+    /** HTTP: `/metrics` and `/xmpp-websocket` (RFC 7395). */
+    http: port(5280),
+    /** External components (XEP-0114). */
+    component: port(5347),
+  })
+  .strict();
+
+/** `tls`: certificate files, or a self-signed certificate generated on first start. */
+export const TlsSchema = z
+  .object({
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    selfSigned: z.boolean().default(true),
+  })
+  .strict();
+
+/** `timeouts`, in seconds. */
+export const TimeoutsSchema = z
+  .object({
+    /** A connection must authenticate within this time. */
+    preAuth: seconds().default(60),
+    /** How long `XmlStream.close()` waits for the peer's closing tag (RFC 6120 §4.4). */
+    closeHandshake: seconds().default(5),
+    /** Silence after which `StreamListener.onReadTimeout` runs; 0 = never. */
+    read: z.number().finite().nonnegative().default(300),
+  })
+  .strict();
+
+/** `limits`, in bytes or counts. */
+export const LimitsSchema = z
+  .object({
+    /** RFC 6120 §13.12 requires accepting stanzas of at least 10000 bytes. */
+    maxStanzaBytes: z.int().min(10000).default(262144),
+    maxDepth: z.int().min(1).default(64),
+    maxAttributes: z.int().min(1).default(64),
+    /** Maximum size of a stream header (`<stream:stream …>`). */
+    maxHeaderBytes: z.int().min(256).default(4096),
+    maxResourcesPerAccount: z.int().min(1).default(10),
+    /** Failed SASL attempts before the stream is closed (RFC 6120 §6.4.5 suggests 2–5 retries). */
+    maxSaslFailures: z.int().min(1).max(10).default(3),
+    /** Offline messages kept per account (0 = none). */
+    offlinePerUser: z.int().min(0).default(1000),
+  })
+  .strict();
+
+/** `auth`: SASL policy. */
+export const AuthSchema = z
+  .object({
+    /** PBKDF2 iterations for new SCRAM credentials (RFC 7677 §4: at least 4096). */
+    scramIterations: z.int().min(4096).default(4096),
+    /** Allow authentication on unencrypted loopback connections (development, tests). */
+    allowPlaintextOnLoopback: z.boolean().default(true),
+    /** Require TLS before SASL (RFC 6120 §5, §13.8) except where allowed above. */
+    requireEncryption: z.boolean().default(true),
+  })
+  .strict();
+
+/** `storage`: which store adapters to use. */
+export const StorageSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('memory') }).strict(),
+  z.object({ kind: z.literal('sqlite'), path: z.string().min(1).default('./data/strand.db') }).strict(),
+  z
+    .object({
+      kind: z.literal('postgres'),
+      url: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// or postgresql:// URL'),
+    })
+    .strict(),
+]);
+
+/** `accounts[]`: demo accounts created at start when absent. */
+export const AccountSchema = z.object({ username: jidPart('username'), password: z.string().min(1) }).strict();
+
+/** `components[]`: external components (XEP-0114) allowed to connect. */
+export const ComponentSchema = z.object({ domain: jidPart('domain'), secret: z.string().min(1) }).strict();
+
+/** `log`: pino level. */
+export const LogSchema = z
+  .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+  .strict();
+
+/** The whole host configuration file. */
+export const ConfigSchema = z
+  .object({
+    /** The served XMPP domain. */
+    domain: jidPart('domain').default('localhost'),
+    listen: ListenSchema.prefault({}),
+    tls: TlsSchema.prefault({}),
+    timeouts: TimeoutsSchema.prefault({}),
+    limits: LimitsSchema.prefault({}),
+    auth: AuthSchema.prefault({}),
+    storage: StorageSchema.default({ kind: 'sqlite', path: './data/strand.db' }),
+    accounts: z.array(AccountSchema).default([]),
+    components: z.array(ComponentSchema).default([]),
+    log: LogSchema.prefault({}),
+    /** Sections of enabled plugins by key; each is validated later by its plugin's own schema. */
+    plugins: z.record(z.string(), z.unknown()).default({}),
+    /** Modules loaded after the plugins (they may `rebind` anything); paths relative to the file. */
+    overrides: z.array(z.string().min(1)).default([]),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+
+    if ((c.tls.cert === undefined) !== (c.tls.key === undefined)) {
+      issue(['tls', c.tls.cert === undefined ? 'cert' : 'key'], 'tls.cert and tls.key must be set together');
+    }
+    const tlsAvailable = c.tls.cert !== undefined || c.tls.selfSigned;
+    if (!tlsAvailable && c.listen.c2sTls !== null) {
+      issue(['listen', 'c2sTls'], 'direct TLS needs a certificate: set tls.cert and tls.key, or tls.selfSigned: true');
+    }
+    if (!tlsAvailable && c.auth.requireEncryption && !c.auth.allowPlaintextOnLoopback) {
+      issue(['auth', 'requireEncryption'], 'no client could authenticate: encryption is required but TLS has no certificate');
+    }
+
+    const ports = new Map<number, string>();
+    for (const name of ['c2s', 'c2sTls', 'http', 'component'] as const) {
+      const p = c.listen[name];
+      if (p === null || p === 0) continue;
+      const other = ports.get(p);
+      if (other) issue(['listen', name], `port ${p} is already used by listen.${other}`);
+      else ports.set(p, name);
+    }
+
+    const usernames = new Set<string>();
+    c.accounts.forEach((a, i) => {
+      const u = a.username.toLowerCase();
+      if (usernames.has(u)) issue(['accounts', i, 'username'], `duplicate account "${a.username}"`);
+      usernames.add(u);
+    });
+    const domains = new Set<string>([c.domain.toLowerCase()]);
+    c.components.forEach((comp, i) => {
+      const d = comp.domain.toLowerCase();
+      if (domains.has(d)) issue(['components', i, 'domain'], `domain "${comp.domain}" is already served`);
+      domains.add(d);
+    });
+  });
+
+/** A validated configuration with defaults applied. */
+export type StrandConfig = z.output<typeof ConfigSchema>;
+/** What a configuration file may contain (everything optional). */
+export type StrandConfigInput = z.input<typeof ConfigSchema>;
+/** The `storage` section after validation. */
+export type StorageConfig = z.output<typeof StorageSchema>;

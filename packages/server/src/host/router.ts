@@ -1,0 +1,151 @@
+/**
+ * Stanza routing for the local domain (RFC 6121 §8.5) and to external routes (components).
+ * Messages are never dropped silently where the RFC allows a choice: they are delivered, stored
+ * offline, or bounced with a stanza error.
+ */
+import { inject, injectable } from 'inversify';
+import {
+  Clock,
+  Logger,
+  OfflineStore,
+  ServerInfo,
+  stanzaErrorReply,
+  tryParseJid,
+  type Element,
+  type JID,
+  type RouteOptions,
+  type Router,
+  type StanzaErrorCondition,
+} from '@strand/core';
+import { SessionRegistryImpl } from './registry.js';
+import type { SessionImpl } from './session.js';
+
+/** Delivery function of an external route (a connected component). */
+export type ExternalDeliver = (stanza: Element) => boolean;
+
+/** Domains served by something other than local sessions (XEP-0114 components). */
+@injectable()
+export class ExternalRoutes {
+  private readonly routes = new Map<string, ExternalDeliver>();
+  register(domain: string, deliver: ExternalDeliver): void {
+    this.routes.set(domain, deliver);
+  }
+  unregister(domain: string, deliver?: ExternalDeliver): void {
+    if (!deliver || this.routes.get(domain) === deliver) this.routes.delete(domain);
+  }
+  /** The route for `domain` or, failing that, for its closest parent domain. */
+  find(domain: string): ExternalDeliver | undefined {
+    let d = domain;
+    for (;;) {
+      const r = this.routes.get(d);
+      if (r) return r;
+      const dot = d.indexOf('.');
+      if (dot < 0) return undefined;
+      d = d.slice(dot + 1);
+    }
+  }
+  domains(): string[] {
+    return [...this.routes.keys()];
+  }
+}
+
+/** Checks whether a local account exists (bound by the server from the AccountStore). */
+export const AccountExists = Symbol.for('@strand/server/AccountExists');
+export type AccountExists = (username: string) => Promise<boolean>;
+
+@injectable()
+export class RouterImpl implements Router {
+  constructor(
+    @inject(SessionRegistryImpl) private readonly sessions: SessionRegistryImpl,
+    @inject(OfflineStore) private readonly offline: OfflineStore,
+    @inject(ServerInfo) private readonly server: ServerInfo,
+    @inject(ExternalRoutes) private readonly external: ExternalRoutes,
+    @inject(AccountExists) private readonly accountExists: AccountExists,
+    @inject(Clock) private readonly clock: Clock,
+    @inject(Logger) private readonly logger: Logger,
+  ) {}
+
+  async route(stanza: Element, options: RouteOptions = {}): Promise<void> {
+    const to = tryParseJid(stanza.attrs.to);
+    if (!to) return this.bounce(stanza, 'jid-malformed');
+    if (to.domain !== this.server.domain) {
+      const ext = this.external.find(to.domain);
+      if (ext && ext(stanza)) return;
+      return this.bounce(stanza, ext ? 'service-unavailable' : 'remote-server-not-found');
+    }
+    if (!to.local) return this.toServer(stanza);
+    if (to.resource) return this.toFullJid(stanza, to, options);
+    return this.toBareJid(stanza, to, options);
+  }
+
+  /** A stanza to the domain itself that no handler consumed (RFC 6120 §10.3). */
+  private async toServer(stanza: Element): Promise<void> {
+    if (stanza.name === 'iq' || stanza.name === 'message') return this.bounce(stanza, 'service-unavailable');
+    // presence to the server with no handler: nothing to do (§10.3.2 allows ignoring)
+  }
+
+  /** RFC 6121 §8.5.3: full JID. */
+  private async toFullJid(stanza: Element, to: JID, options: RouteOptions): Promise<void> {
+    const session = this.sessions.getLocal(to);
+    if (session && session.state !== 'ended') {
+      const r = await session.send(stanza);
+      if (r !== 'refused') return;
+    }
+    // §8.5.3.2: no such resource (or it refused the stanza)
+    switch (stanza.name) {
+      case 'message': {
+        const type = stanza.attrs.type ?? 'normal';
+        if (type === 'error') return;
+        if (type === 'groupchat') return this.bounce(stanza, 'service-unavailable');
+        return this.toBareJid(stanza, to.bare(), options, session);
+      }
+      case 'iq':
+        return this.bounce(stanza, 'service-unavailable');
+      default:
+        return; // presence to an unavailable resource is dropped (§8.5.3.2.3)
+    }
+  }
+
+  /** RFC 6121 §8.5.2: bare JID of a local account. */
+  private async toBareJid(stanza: Element, to: JID, options: RouteOptions, exclude?: SessionImpl): Promise<void> {
+    const bare = to.bare().toString();
+    if (stanza.name === 'iq') return this.bounce(stanza, 'service-unavailable');
+    const sessions = this.sessions.localByBare(bare).filter((s) => s !== exclude && s.available);
+    if (stanza.name === 'presence') {
+      for (const s of sessions) await s.send(stanza);
+      return;
+    }
+    const type = stanza.attrs.type ?? 'normal';
+    if (type === 'error') return;
+    if (!(await this.accountExists(to.local))) return this.bounce(stanza, 'service-unavailable');
+    if (type === 'groupchat') return this.bounce(stanza, 'service-unavailable');
+    const eligible = sessions.filter((s) => s.priority >= 0);
+    if (type === 'headline') {
+      for (const s of eligible) await s.send(stanza);
+      return; // §8.5.2.2.1: headline with no available resource is dropped
+    }
+    // normal/chat: the highest-priority resources (§8.5.2.1.1)
+    const top = eligible.length ? Math.max(...eligible.map((s) => s.priority)) : undefined;
+    let delivered = false;
+    for (const s of eligible) {
+      if (s.priority !== top) continue;
+      if ((await s.send(stanza)) !== 'refused') delivered = true;
+    }
+    if (delivered) return;
+    // §8.5.2.2.1: no available resource → offline storage (XEP-0160)
+    const result = await this.offline.store(bare, stanza, options.originalTime ?? this.clock.now());
+    if (result === 'quota-exceeded') {
+      this.logger.info({ to: bare }, 'offline quota exceeded; bouncing');
+      return this.bounce(stanza, 'service-unavailable', 'Offline storage is full');
+    }
+  }
+
+  /** Sends an error reply to the stanza's sender; never answers an error with an error. */
+  async bounce(stanza: Element, condition: StanzaErrorCondition, text?: string): Promise<void> {
+    const reply = stanzaErrorReply(stanza, condition, undefined, text);
+    if (!reply) return;
+    if (!reply.attrs.from) reply.attrs.from = this.server.domain;
+    if (!reply.attrs.to) return;
+    await this.route(reply);
+  }
+}

@@ -1,0 +1,422 @@
+/**
+ * `StrandServer`: assembles the container (host services, storage, plugins, overrides), listens
+ * for c2s connections (STARTTLS and direct TLS, XEP-0368) and HTTP (`/metrics`), and shuts down
+ * through the close handshake.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createServer as createTlsServer, type SecureContext, type Server as TlsServer } from 'node:tls';
+import { Container, ContainerModule } from 'inversify';
+import {
+  AccountStore,
+  Authenticator,
+  Clock,
+  DiscoFeatureProvider,
+  HostConfig,
+  Logger,
+  Metrics,
+  OfflineStore,
+  PresenceStore,
+  PromMetricsImpl,
+  RosterStore,
+  Scheduler,
+  SchedulerImpl,
+  ServerInfo,
+  SystemClockImpl,
+  MemoryAccountStoreImpl,
+  MemoryOfflineStoreImpl,
+  MemoryPresenceStoreImpl,
+  MemoryRosterStoreImpl,
+  type PluginDefinition,
+  type StreamContext,
+} from '@strand/core';
+import { C2sConnection, type C2sDeps } from './c2s/connection.js';
+import { hostModule } from './host-module.js';
+import { HookSet, HookSetToken } from './host/hook-set.js';
+import { InboundProcessor } from './host/inbound.js';
+import { MaxResourcesPerAccount, SessionRegistryImpl } from './host/registry.js';
+import { AccountExists } from './host/router.js';
+import { createLogger } from './logger.js';
+import { AuthenticatorImpl, ScramIterations } from './sasl/index.js';
+import { XmlStreamImpl } from './stream/xml-stream.js';
+import { loadTlsMaterial, secureContextOf } from './tls.js';
+import {
+  SqliteAccountStoreImpl,
+  SqliteDatabase,
+  SqliteDatabaseToken,
+  SqliteOfflineStoreImpl,
+  SqlitePresenceStoreImpl,
+  SqliteRosterStoreImpl,
+  OfflineQuota,
+} from './storage/index.js';
+
+/** Version reported in disco and logs. */
+export const STRAND_VERSION = '0.1.0';
+
+/**
+ * The validated host configuration (see `config/schema.ts` for defaults). Durations in seconds;
+ * a port of 0 binds an ephemeral port, `null` disables the listener.
+ */
+export interface ServerConfig {
+  domain: string;
+  listen: { host: string; c2s: number | null; c2sTls: number | null; http: number | null; component: number | null };
+  tls: { cert?: string | undefined; key?: string | undefined; selfSigned: boolean };
+  timeouts: { preAuth: number; closeHandshake: number; read: number };
+  limits: {
+    maxStanzaBytes: number;
+    maxDepth: number;
+    maxAttributes: number;
+    maxHeaderBytes: number;
+    maxResourcesPerAccount: number;
+    offlinePerUser: number;
+    maxSaslFailures?: number;
+  };
+  auth: { scramIterations: number; allowPlaintextOnLoopback: boolean; requireEncryption: boolean };
+  storage: { kind: 'memory' } | { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+  accounts: { username: string; password: string }[];
+  components: { domain: string; secret: string }[];
+  log: { level: string };
+  plugins: Record<string, unknown>;
+  overrides: string[];
+}
+
+/** How a plugin is given to the server: a package name to import, or a definition object. */
+export type PluginSource = string | PluginDefinition;
+
+/** Options of {@link StrandServer.create} beyond the config file. */
+export interface ServerOptions {
+  /** Plugin definitions to use instead of importing `config.plugins` keys by package name. */
+  plugins?: Record<string, PluginDefinition>;
+  /** Extra container modules loaded after plugins and overrides (tests). */
+  modules?: ContainerModule[];
+  logger?: Logger;
+  /** Directory for generated files (self-signed certificate); default: next to the database. */
+  dataDir?: string;
+}
+
+/** Bound addresses after {@link StrandServer.start}. */
+export interface ListeningPorts {
+  c2s?: number;
+  c2sTls?: number;
+  http?: number;
+  component?: number;
+}
+
+interface MutableServerInfo extends ServerInfo {
+  components: Map<string, { connectedAt: number }>;
+}
+
+export class StrandServer {
+  readonly container: Container;
+  readonly ports: ListeningPorts = {};
+  private readonly streams = new Set<XmlStreamImpl>();
+  private readonly servers: (NetServer | TlsServer | HttpServer)[] = [];
+  private tlsContext: SecureContext | undefined;
+  private tlsMaterial: { cert: string; key: string } | undefined;
+  private watchdog: { cancel(): void } | undefined;
+  private db: SqliteDatabase | undefined;
+  private stopping: Promise<void> | undefined;
+  private connectionSeq = 0;
+  private readonly readTimeoutFired = new WeakMap<XmlStreamImpl, number>();
+  private readonly acceptedAt = new WeakMap<XmlStreamImpl, number>();
+
+  private constructor(
+    readonly config: ServerConfig,
+    readonly logger: Logger,
+    private readonly options: ServerOptions,
+  ) {
+    this.container = new Container();
+  }
+
+  /** Builds the container: host services, storage, plugins (validated), overrides. */
+  static async create(config: ServerConfig, options: ServerOptions = {}): Promise<StrandServer> {
+    const logger = options.logger ?? createLogger(config.log.level);
+    const server = new StrandServer(config, logger, options);
+    await server.assemble();
+    return server;
+  }
+
+  private async assemble(): Promise<void> {
+    const { config, container } = this;
+    const info: MutableServerInfo = {
+      domain: config.domain,
+      startedAt: Date.now(),
+      name: 'Strand',
+      version: STRAND_VERSION,
+      components: new Map(),
+    };
+    const hostConfig: HostConfig & ServerConfig = { ...config };
+    container.bind(Logger).toConstantValue(this.logger);
+    container.bind(SystemClockImpl).toSelf().inSingletonScope();
+    container.bind(Clock).toService(SystemClockImpl);
+    container.bind(SchedulerImpl).toSelf().inSingletonScope();
+    container.bind(Scheduler).toService(SchedulerImpl);
+    container.bind(PromMetricsImpl).toSelf().inSingletonScope();
+    container.bind(Metrics).toService(PromMetricsImpl);
+    container.bind(HostConfig).toConstantValue(hostConfig);
+    container.bind(ServerInfo).toConstantValue(info);
+    container.bind(ScramIterations).toConstantValue(config.auth.scramIterations);
+    container.bind(MaxResourcesPerAccount).toConstantValue(config.limits.maxResourcesPerAccount);
+    container.bind(AuthenticatorImpl).toSelf().inSingletonScope();
+    container.bind(Authenticator).toService(AuthenticatorImpl);
+    this.bindStorage();
+    container.bind<AccountExists>(AccountExists).toDynamicValue((c) => {
+      const accounts = c.get<AccountStore>(AccountStore);
+      return async (username: string) => (await accounts.get(username)) !== undefined;
+    });
+    container.bind(HookSetToken).toDynamicValue(() => new HookSet(container)).inSingletonScope();
+    container.load(hostModule);
+    await this.loadPlugins();
+    for (const path of config.overrides) {
+      const mod = (await import(pathToFileURL(resolve(path)).href)) as { default?: unknown };
+      const m = typeof mod.default === 'function' ? (mod.default as () => ContainerModule)() : mod.default;
+      if (!(m instanceof ContainerModule)) throw new Error(`override ${path} must default-export a ContainerModule`);
+      container.load(m);
+    }
+    for (const m of this.options.modules ?? []) container.load(m);
+  }
+
+  private bindStorage(): void {
+    const { config, container } = this;
+    const stores = [
+      [AccountStore, MemoryAccountStoreImpl, SqliteAccountStoreImpl],
+      [RosterStore, MemoryRosterStoreImpl, SqliteRosterStoreImpl],
+      [PresenceStore, MemoryPresenceStoreImpl, SqlitePresenceStoreImpl],
+      [OfflineStore, MemoryOfflineStoreImpl, SqliteOfflineStoreImpl],
+    ] as const;
+    container.bind(OfflineQuota).toConstantValue(config.limits.offlinePerUser);
+    if (config.storage.kind === 'sqlite') {
+      this.db = new SqliteDatabase(resolve(config.storage.path));
+      container.bind(SqliteDatabaseToken).toConstantValue(this.db);
+      for (const [token, , impl] of stores) {
+        container.bind(impl as never).toSelf().inSingletonScope();
+        container.bind(token).toService(impl as never);
+      }
+    } else if (config.storage.kind === 'memory') {
+      for (const [token, impl] of stores) {
+        container.bind(impl as never).toSelf().inSingletonScope();
+        container.bind(token).toService(impl as never);
+      }
+      container.onActivation(MemoryOfflineStoreImpl, (_ctx, store) => {
+        store.maxPerUser = config.limits.offlinePerUser;
+        return store;
+      });
+    } else {
+      throw new Error(`storage kind ${config.storage.kind} is not available in this build`);
+    }
+  }
+
+  private async loadPlugins(): Promise<void> {
+    const features: string[] = [];
+    for (const [name, section] of Object.entries(this.config.plugins)) {
+      const def = this.options.plugins?.[name] ?? (await importPlugin(name));
+      const parsed = def.configSchema.safeParse(section ?? {});
+      if (!parsed.success) {
+        const issues = parsed.error.issues.map((i) => `plugins.${name}${i.path.length ? '.' + i.path.join('.') : ''}: ${i.message}`);
+        throw new Error(`invalid plugin configuration:\n  ${issues.join('\n  ')}`);
+      }
+      (this.config.plugins as Record<string, unknown>)[name] = parsed.data;
+      this.container.load(def.module(parsed.data));
+      features.push(...(def.features ?? []));
+      this.logger.info({ plugin: name }, 'plugin loaded');
+    }
+    if (features.length) {
+      this.container.bind<DiscoFeatureProvider>(DiscoFeatureProvider).toConstantValue({ serverFeatures: features });
+    }
+  }
+
+  /** Creates demo accounts, opens listeners, starts the watchdog. */
+  async start(): Promise<ListeningPorts> {
+    const c = this.container;
+    const { config } = this;
+    const clock = c.get<Clock>(Clock);
+    const authenticator = c.get<Authenticator>(Authenticator);
+    const accounts = c.get<AccountStore>(AccountStore);
+    for (const a of config.accounts) {
+      if (!(await accounts.get(a.username))) await authenticator.createAccount(a.username, a.password);
+    }
+    // No session survives a restart: whatever was "current" becomes the last unavailable presence.
+    await c.get<PresenceStore>(PresenceStore).markAllUnavailable(clock.now());
+
+    const dataDir = this.options.dataDir ?? (config.storage.kind === 'sqlite' ? dirname(resolve(config.storage.path)) : resolve('data'));
+    this.tlsMaterial = await loadTlsMaterial({
+      cert: config.tls.cert,
+      key: config.tls.key,
+      domain: config.domain,
+      generatedCert: join(dataDir, 'tls', 'self-signed.crt'),
+      generatedKey: join(dataDir, 'tls', 'self-signed.key'),
+      logger: this.logger,
+    });
+    this.tlsContext = secureContextOf(this.tlsMaterial);
+    const host = config.listen.host;
+    if (config.listen.c2s !== null) {
+      const srv = createNetServer((socket) => this.accept(socket, false));
+      this.ports.c2s = await listen(srv, config.listen.c2s, host);
+      this.servers.push(srv);
+    }
+    if (config.listen.c2sTls !== null) {
+      const srv = createTlsServer({ cert: this.tlsMaterial.cert, key: this.tlsMaterial.key, minVersion: 'TLSv1.2' }, (socket) =>
+        this.accept(socket, true),
+      );
+      srv.on('tlsClientError', (err) => this.logger.debug({ err }, 'TLS handshake failed'));
+      this.ports.c2sTls = await listen(srv, config.listen.c2sTls, host);
+      this.servers.push(srv);
+    }
+    if (config.listen.http !== null) {
+      const metrics = c.get<Metrics>(Metrics);
+      const srv = createHttpServer((req, res) => {
+        if (req.url === '/metrics') {
+          void metrics.expose().then((text) => {
+            res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+            res.end(text);
+          });
+          return;
+        }
+        res.writeHead(404).end();
+      });
+      this.ports.http = await listen(srv, config.listen.http, host);
+      this.servers.push(srv);
+    }
+    this.watchdog = c.get<Scheduler>(Scheduler).setInterval(() => this.sweep(), 1000);
+    this.logger.info({ domain: config.domain, ports: this.ports }, 'Strand is listening');
+    return this.ports;
+  }
+
+  private c2sDeps: C2sDeps | undefined;
+  private deps(): C2sDeps {
+    if (this.c2sDeps) return this.c2sDeps;
+    const c = this.container;
+    this.c2sDeps = {
+      hooks: c.get<HookSet>(HookSetToken),
+      registry: c.get(SessionRegistryImpl),
+      inbound: c.get(InboundProcessor),
+      authenticator: c.get<Authenticator>(Authenticator),
+      config: c.get<HostConfig & ServerConfig>(HostConfig),
+      server: c.get<ServerInfo>(ServerInfo),
+      clock: c.get<Clock>(Clock),
+      logger: this.logger,
+      metrics: c.get<Metrics>(Metrics),
+      tls: this.tlsContext,
+      maxSaslFailures: this.config.limits.maxSaslFailures ?? 3,
+      fakeSaltSecret: randomBytes(32),
+    };
+    return this.c2sDeps;
+  }
+
+  /** A new TCP (or direct TLS) connection. */
+  private accept(socket: Socket, secure: boolean): void {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    const deps = this.deps();
+    const c = this.container;
+    let conn!: C2sConnection;
+    const stream = new XmlStreamImpl({
+      socket,
+      kind: 'c2s',
+      secure,
+      clock: deps.clock,
+      scheduler: c.get<Scheduler>(Scheduler),
+      logger: this.logger,
+      limits: this.config.limits,
+      closeHandshakeMs: this.config.timeouts.closeHandshake * 1000,
+      connectionId: `c2s-${++this.connectionSeq}`,
+      delegate: {
+        onHeader: (_s, attrs) => conn.onHeader(attrs),
+        onElement: (_s, el) => conn.onElement(el),
+        onPeerClose: () => conn.onPeerClose(),
+        onClosing: (_s, opts) => conn.onClosing(opts),
+        onClosed: async (_s, info) => {
+          this.streams.delete(stream);
+          await conn.onClosed(info);
+        },
+      },
+    });
+    conn = new C2sConnection(stream, deps);
+    this.streams.add(stream);
+    this.acceptedAt.set(stream, deps.clock.now());
+    deps.metrics.counter('strand_connections_total', 'Accepted c2s connections', ['transport']).inc({ transport: secure ? 'tls' : 'tcp' });
+  }
+
+  /** Once a second: pre-auth deadline (slowloris defence) and read timeouts. */
+  private sweep(): void {
+    const now = this.deps().clock.now();
+    const preAuthMs = this.config.timeouts.preAuth * 1000;
+    const readMs = this.config.timeouts.read * 1000;
+    for (const s of this.streams) {
+      if (s.state !== 'open' && s.state !== 'opening') continue;
+      if (!s.authenticatedJid) {
+        if (now - (this.acceptedAt.get(s) ?? now) >= preAuthMs) {
+          void s.close({ error: { condition: 'connection-timeout', text: 'authentication took too long' }, reason: 'pre-auth-timeout' });
+        }
+        continue;
+      }
+      if (readMs > 0 && now - s.lastReadAt >= readMs && (this.readTimeoutFired.get(s) ?? -1) < s.lastReadAt) {
+        this.readTimeoutFired.set(s, s.lastReadAt);
+        void this.readTimeout(s);
+      }
+    }
+  }
+
+  private async readTimeout(s: XmlStreamImpl): Promise<void> {
+    const ctx: StreamContext = { stream: s, authenticatedJid: s.authenticatedJid, session: s.session };
+    for (const l of this.deps().hooks.streamListeners) {
+      if (!l.onReadTimeout) continue;
+      try {
+        if ((await l.onReadTimeout(ctx)) === 'handled') return;
+      } catch (err) {
+        this.logger.error({ err, listener: l.constructor?.name }, 'onReadTimeout failed');
+      }
+    }
+  }
+
+  /** Number of open streams (tests, metrics). */
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  /**
+   * Graceful shutdown: every stream is closed with `<system-shutdown/>` through the close
+   * handshake, in parallel, bounded by `timeouts.closeHandshake`; then listeners and storage close.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    this.watchdog?.cancel();
+    for (const srv of this.servers) srv.close();
+    const closing = [...this.streams].map((s) =>
+      s.close({ error: { condition: 'system-shutdown' }, reason: 'shutdown', endSession: true }).catch(() => undefined),
+    );
+    await Promise.all(closing);
+    // Sessions kept by claims (e.g. stream management hibernation) end now, with their spill.
+    const registry = this.container.get(SessionRegistryImpl);
+    await Promise.all([...registry.all()].map((s) => registry.end(s, 'shutdown')));
+    this.db?.close();
+    this.logger.info('Strand stopped');
+  }
+}
+
+async function importPlugin(name: string): Promise<PluginDefinition> {
+  const mod = (await import(name)) as { default?: PluginDefinition };
+  if (!mod.default || typeof mod.default.module !== 'function') {
+    throw new Error(`${name} does not default-export a Strand plugin (definePlugin)`);
+  }
+  return mod.default;
+}
+
+function listen(srv: NetServer | TlsServer | HttpServer, port: number, host: string): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    srv.once('error', reject);
+    srv.listen(port, host, () => {
+      srv.off('error', reject);
+      resolvePort((srv.address() as AddressInfo).port);
+    });
+  });
+}

@@ -1,0 +1,527 @@
+/**
+ * Strict streaming parser for one XMPP XML stream (RFC 6120 §4 and §11), built on `saxes`.
+ *
+ * Bytes in, events out: the stream header, each complete top-level element (as an ltx
+ * {@link Element}), the peer's `</stream:stream>`, or one stream error condition. Size, depth and
+ * attribute limits are enforced while bytes arrive, so hostile input is rejected without being
+ * buffered whole.
+ */
+import { EventEmitter } from 'node:events';
+import { TextDecoder } from 'node:util';
+import { SaxesParser, type SaxesStartTagPlain, type SaxesTagPlain, type XMLDecl } from 'saxes';
+import { Element } from '@xmpp/xml';
+import { NS, type StreamErrorCondition } from '@strand/core';
+
+/** Limits enforced by {@link StreamParser}; exceeding any of them is a `policy-violation` (RFC 6120 §4.9.3.14). */
+export interface StreamParserLimits {
+  /**
+   * Maximum size in **bytes** (UTF-8, as received) of one top-level element, including the bytes
+   * still being received; whitespace between elements counts towards the next element until its
+   * `<` arrives. Checked as bytes arrive: an oversized stanza is rejected at most one read
+   * (≤ 64 KiB) after the limit is crossed.
+   */
+  maxStanzaBytes: number;
+  /** Maximum element nesting below the stream root (a top-level element has depth 1). */
+  maxDepth: number;
+  /** Maximum number of attributes (namespace declarations included) on one element. */
+  maxAttributes: number;
+  /** Maximum size in **bytes** of everything before the end of the stream header's open tag. */
+  maxHeaderBytes: number;
+}
+
+/** Default {@link StreamParserLimits}: 256 KiB stanzas, depth 64, 64 attributes, 4 KiB header. */
+export const DEFAULT_STREAM_LIMITS: Readonly<StreamParserLimits> = Object.freeze({
+  maxStanzaBytes: 262144,
+  maxDepth: 64,
+  maxAttributes: 64,
+  maxHeaderBytes: 4096,
+});
+
+/** Events of {@link StreamParser} (Node `EventEmitter` map). */
+export interface StreamParserEvents {
+  /**
+   * The stream header's open tag was parsed and validated. `attrs` holds the ordinary attributes
+   * (`to`, `from`, `version`, `xml:lang`, `id`…), `nsAttrs` the namespace declarations keyed by
+   * attribute name (`xmlns`, `xmlns:stream`).
+   */
+  streamStart: [attrs: Record<string, string>, nsAttrs: Record<string, string>];
+  /**
+   * A complete top-level element. Its `parent` is the stream root element (not in the root's
+   * children), so `el.getNS()` resolves the namespace the stanza inherits from the header.
+   */
+  element: [el: Element];
+  /** The peer's `</stream:stream>`. Later input is ignored. */
+  streamEnd: [];
+  /**
+   * The input violates RFC 6120 or a limit; later input is ignored. Emitted at most once per
+   * stream. As for any `EventEmitter`, emitting it without a listener throws: always listen.
+   */
+  error: [condition: StreamErrorCondition, text: string];
+}
+
+type Pending =
+  | { kind: 'start'; attrs: Record<string, string>; ns: Record<string, string>; end: number }
+  | { kind: 'element'; el: Element; end: number }
+  | { kind: 'end'; end: number }
+  | { kind: 'error'; condition: StreamErrorCondition; text: string; end: number };
+
+type Phase = 'header' | 'open' | 'ended' | 'failed';
+
+/** saxes in non-namespace mode (prefixes are resolved here, on the ltx tree), XML 1.0 only. */
+type SaxOptions = { xmlns: false; position: true; defaultXMLVersion: '1.0'; forceXMLVersion: true };
+
+/** Reads are fed to saxes in slices of at most this many bytes, bounding what one check may miss. */
+const SLICE_BYTES = 65536;
+const WHITESPACE = /^[ \t\r\n]*$/;
+
+/**
+ * Strict streaming XML parser for an XMPP stream.
+ *
+ * Which stream error for which input:
+ * - bytes that are not UTF-8 → `not-well-formed`, text `invalid UTF-8`. RFC 6120 §11.6 mandates
+ *   UTF-8 and XML 1.0 §4.3.3 makes an illegal byte sequence a fatal *well-formedness* error, which
+ *   is what `not-well-formed` (§4.9.3.13) names; `unsupported-encoding` (§4.9.3.22) is kept for a
+ *   stream in another encoding: a UTF-16 byte order mark or NUL bytes at its start, or an XML
+ *   declaration naming another encoding;
+ * - malformed XML, garbage bytes, mismatched tags → `not-well-formed` (§4.9.3.13);
+ * - a DTD (including "billion laughs"), comments, processing instructions (the `<?xml?>`
+ *   declaration before the header excepted) and entity references other than the five
+ *   predefined ones and character references → `restricted-xml` (§11.1, §4.9.3.18);
+ * - a root that is not `stream` in `http://etherx.jabber.org/streams` → `invalid-namespace`
+ *   (§4.8.1, §4.9.3.10); the stream namespace without the `stream` prefix, or an undeclared
+ *   prefix anywhere → `bad-namespace-prefix` (§4.9.3.2);
+ * - non-whitespace character data between top-level elements → `bad-format` (§4.9.3.1);
+ *   whitespace (keepalives, §4.6.1) is ignored;
+ * - exceeding a {@link StreamParserLimits} value → `policy-violation` (§4.9.3.14), text naming
+ *   the limit.
+ *
+ * Events are emitted synchronously from {@link write}, after saxes has consumed the written
+ * bytes (so that a mismatched close tag never yields an element). Not re-entrant: do not call
+ * `write` from an event handler.
+ */
+export class StreamParser extends EventEmitter<StreamParserEvents> {
+  /** The limits in force. */
+  readonly limits: Readonly<StreamParserLimits>;
+
+  private decoder!: TextDecoder;
+  private sax!: Sax;
+  private phase: Phase = 'header';
+  /** The stream root; parent of every top-level element. */
+  private root: Element | undefined;
+  /** Innermost open element below the root. */
+  private cursor: Element | undefined;
+  /** Open elements, root included. */
+  private level = 0;
+  /** How many of the first two bytes of this stream were checked for a non-UTF-8 encoding. */
+  private sniffed = 0;
+
+  /* Byte accounting. Positions are saxes `position`s: UTF-16 indexes into everything fed. */
+  private charsFed = 0;
+  private bytesFed = 0;
+  /** Byte offset where the current top-level element (or the gap before it) started. */
+  private segStart = 0;
+  private chunk = '';
+  private chunkPos0 = 0;
+  private chunkBytes0 = 0;
+  private chunkAscii = true;
+  private scanOff = 0;
+  private scanBytes = 0;
+
+  private pending: Pending[] = [];
+  /** False once saxes events of the current document must be ignored (error or stream end). */
+  private live = true;
+  private dispatching = false;
+  private resetRequested = false;
+  /** Set by `reset({ discardRest })` during dispatch: the rest of the current write is dropped. */
+  private discardWrite = false;
+
+  constructor(limits: Partial<StreamParserLimits> = {}) {
+    super();
+    this.limits = Object.freeze({ ...DEFAULT_STREAM_LIMITS, ...limits });
+    this.init(true);
+  }
+
+  /**
+   * Feeds bytes read from the transport. Chunks may split anywhere, including inside a UTF-8
+   * sequence. Ignored after `error` or `streamEnd` until {@link reset}.
+   */
+  write(data: Uint8Array): void {
+    this.discardWrite = false;
+    for (let off = 0; off < data.length; off += SLICE_BYTES) {
+      if (this.phase === 'failed' || this.phase === 'ended' || this.discardWrite) return;
+      this.writeSlice(data.length <= SLICE_BYTES ? data : data.subarray(off, off + SLICE_BYTES));
+    }
+  }
+
+  /**
+   * Starts a new stream (RFC 6120 §4.3.3 restart after STARTTLS or SASL success): new XML
+   * parser, counters and stream header expected.
+   *
+   * Called from a handler of an event emitted by {@link write}, the bytes that followed that
+   * event in the same write are parsed as the start of the new stream (a pipelining peer after
+   * SASL success), and the UTF-8 decoder keeps its state because those bytes belong to the new
+   * stream — unless `discardRest` is set: after STARTTLS they are plaintext that must not reach
+   * the protected stream (RFC 6120 §5.4.3.3; CVE-2011-0411). Called at any other time, the
+   * decoder is replaced too and nothing read before is kept.
+   */
+  reset(options: { discardRest?: boolean } = {}): void {
+    const keepRest = this.dispatching && !options.discardRest;
+    if (this.dispatching) {
+      this.resetRequested = true;
+      this.discardWrite = !keepRest;
+    }
+    this.init(!keepRest);
+  }
+
+  private init(newDecoder: boolean): void {
+    if (newDecoder) {
+      this.decoder = new TextDecoder('utf-8', { fatal: true });
+      this.sniffed = 0;
+    } else {
+      this.sniffed = 2;
+    }
+    this.sax = this.createSax();
+    this.phase = 'header';
+    this.live = true;
+    this.root = this.cursor = undefined;
+    this.level = 0;
+    this.charsFed = this.bytesFed = this.segStart = 0;
+  }
+
+  private createSax(): Sax {
+    return new Sax({
+      xmldecl: (decl) => this.onXmlDecl(decl),
+      doctype: () => this.saxFail('restricted-xml', 'DTDs are not allowed (RFC 6120 §11.1)'),
+      comment: () => this.saxFail('restricted-xml', 'comments are not allowed (RFC 6120 §11.1)'),
+      pi: () => this.saxFail('restricted-xml', 'processing instructions are not allowed (RFC 6120 §11.1)'),
+      openTagStart: (tag) => this.onOpenTagStart(tag),
+      openTag: (tag) => this.onOpenTag(tag),
+      closeTag: (tag) => this.onCloseTag(tag),
+      text: (text) => this.onText(text),
+      error: (err) => this.onSaxError(err),
+    });
+  }
+
+  private writeSlice(bytes: Uint8Array): void {
+    for (let i = 0; this.sniffed < 2 && i < bytes.length; i++, this.sniffed++) {
+      const b = bytes[i];
+      if (b === 0 || (this.sniffed === 0 && (b === 0xfe || b === 0xff))) {
+        return this.failNow('unsupported-encoding', 'only UTF-8 is supported (RFC 6120 §11.6)');
+      }
+    }
+    let str: string;
+    try {
+      str = this.decoder.decode(bytes, { stream: true });
+    } catch {
+      // Parse what precedes the bad bytes (a character split with the previous read is lost).
+      const valid = validUtf8Prefix(bytes);
+      if (valid > 0) this.feed(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, valid), { stream: true }));
+      if (this.discardWrite) return;
+      if (this.phase === 'header' || this.phase === 'open') this.failNow('not-well-formed', 'invalid UTF-8');
+      return;
+    }
+    this.feed(str);
+  }
+
+  /** Parses decoded text, then emits what it produced; loops when a handler restarted the stream. */
+  private feed(str: string): void {
+    for (let rest: string | undefined = str; rest !== undefined; ) {
+      str = rest;
+      const strBytes = Buffer.byteLength(str);
+      this.chunk = str;
+      this.chunkPos0 = this.charsFed;
+      this.chunkBytes0 = this.bytesFed;
+      this.chunkAscii = strBytes === str.length;
+      this.scanOff = this.scanBytes = 0;
+      if (str.length > 0) this.sax.write(str);
+      this.charsFed += str.length;
+      this.bytesFed += strBytes;
+      if (this.live) this.checkPendingBytes();
+      rest = this.dispatch(str);
+    }
+  }
+
+  /** Limits on bytes received but not yet part of a complete header or element. */
+  private checkPendingBytes(): void {
+    const { maxHeaderBytes, maxStanzaBytes } = this.limits;
+    if (this.phase === 'header' && this.bytesFed > maxHeaderBytes) {
+      this.saxFail('policy-violation', `stream header exceeds maxHeaderBytes (${maxHeaderBytes} bytes)`);
+    } else if (this.phase === 'open' && this.bytesFed - this.segStart > maxStanzaBytes) {
+      this.saxFail('policy-violation', `stanza exceeds maxStanzaBytes (${maxStanzaBytes} bytes)`);
+    }
+  }
+
+  /** Emits the events of the last chunk. @returns the unparsed rest if a handler called reset(). */
+  private dispatch(str: string): string | undefined {
+    const events = this.pending;
+    if (events.length === 0) return undefined;
+    this.pending = [];
+    this.dispatching = true;
+    try {
+      for (const ev of events) {
+        switch (ev.kind) {
+          case 'start':
+            this.emit('streamStart', ev.attrs, ev.ns);
+            break;
+          case 'element':
+            this.emit('element', ev.el);
+            break;
+          case 'end':
+            this.emit('streamEnd');
+            break;
+          case 'error':
+            this.emit('error', ev.condition, ev.text);
+            break;
+        }
+        if (this.resetRequested) {
+          this.resetRequested = false;
+          return this.discardWrite ? undefined : str.slice(Math.max(0, ev.end));
+        }
+      }
+    } finally {
+      this.dispatching = false;
+    }
+    return undefined;
+  }
+
+  /** Fails outside of saxes (decoding): emits at once. */
+  private failNow(condition: StreamErrorCondition, text: string): void {
+    this.saxFail(condition, text);
+    this.dispatch('');
+  }
+
+  private saxFail(condition: StreamErrorCondition, text: string): void {
+    if (!this.live) return;
+    this.live = false;
+    this.phase = 'failed';
+    this.pending.push({ kind: 'error', condition, text, end: this.offset() });
+  }
+
+  /** Current saxes position as an index into the current chunk string. */
+  private offset(): number {
+    return this.sax.position - this.chunkPos0;
+  }
+
+  /** Stream byte offset of a saxes position in the current chunk (exact for complete characters). */
+  private bytesAt(pos: number): number {
+    const off = Math.min(pos - this.chunkPos0, this.chunk.length);
+    if (off <= 0 || this.chunkAscii) return this.chunkBytes0 + off;
+    if (off < this.scanOff) return this.chunkBytes0 + Buffer.byteLength(this.chunk.slice(0, off));
+    this.scanBytes += Buffer.byteLength(this.chunk.slice(this.scanOff, off));
+    this.scanOff = off;
+    return this.chunkBytes0 + this.scanBytes;
+  }
+
+  private onXmlDecl(decl: XMLDecl): void {
+    if (this.live && decl.encoding !== undefined && decl.encoding.toLowerCase() !== 'utf-8') {
+      this.saxFail('unsupported-encoding', `encoding ${decl.encoding} is not supported, only UTF-8 (RFC 6120 §11.6)`);
+    }
+  }
+
+  private onOpenTagStart(tag: SaxesStartTagPlain): void {
+    if (!this.live) return;
+    const depth = this.level; // depth below the root of the element being opened
+    if (depth > this.limits.maxDepth) {
+      return this.saxFail('policy-violation', `element nesting exceeds maxDepth (${this.limits.maxDepth})`);
+    }
+    if (depth === 1) {
+      // saxes reports this after `<name` and one more character: move the start back to the `<`.
+      const start = this.bytesAt(this.sax.position) - tag.name.length - 2;
+      if (start > this.segStart) this.segStart = start;
+    }
+  }
+
+  private onOpenTag(tag: SaxesTagPlain): void {
+    if (!this.live) return;
+    const attrs: Record<string, string> = {};
+    let count = 0;
+    let prefixedAttr = false;
+    for (const name in tag.attributes) {
+      attrs[name] = tag.attributes[name];
+      count++;
+      if (name.indexOf(':') > 0 && !name.startsWith('xmlns:') && !name.startsWith('xml:')) prefixedAttr = true;
+    }
+    if (count > this.limits.maxAttributes) {
+      return this.saxFail('policy-violation', `element has more than maxAttributes (${this.limits.maxAttributes})`);
+    }
+    const el = new Element(tag.name);
+    el.attrs = attrs;
+    if (this.level === 0) return this.openRoot(el, attrs);
+    if (this.level === 1) el.parent = this.root!;
+    else this.cursor!.cnode(el);
+    if (prefixedAttr || tag.name.indexOf(':') >= 0) {
+      const unbound = unboundPrefix(el);
+      if (unbound !== undefined) {
+        return this.saxFail('bad-namespace-prefix', `namespace prefix "${unbound}" is not declared`);
+      }
+    }
+    this.cursor = el;
+    this.level++;
+  }
+
+  private openRoot(el: Element, all: Record<string, string>): void {
+    const colon = el.name.indexOf(':');
+    const prefix = colon >= 0 ? el.name.slice(0, colon) : '';
+    const local = el.name.slice(colon + 1);
+    const ns = prefix ? all[`xmlns:${prefix}`] : all.xmlns;
+    const unbound = unboundPrefix(el);
+    if (unbound !== undefined) {
+      return this.saxFail('bad-namespace-prefix', `namespace prefix "${unbound}" is not declared`);
+    }
+    if (local !== 'stream' || ns !== NS.STREAM) {
+      return this.saxFail('invalid-namespace', `the stream root must be <stream:stream/> in the ${NS.STREAM} namespace`);
+    }
+    if (prefix !== 'stream') {
+      return this.saxFail('bad-namespace-prefix', 'the stream namespace must be used with the "stream" prefix');
+    }
+    const headerBytes = this.bytesAt(this.sax.position);
+    if (headerBytes > this.limits.maxHeaderBytes) {
+      return this.saxFail(
+        'policy-violation',
+        `stream header exceeds maxHeaderBytes (${this.limits.maxHeaderBytes} bytes)`,
+      );
+    }
+    const attrs: Record<string, string> = {};
+    const nsAttrs: Record<string, string> = {};
+    for (const name in all) {
+      if (name === 'xmlns' || name.startsWith('xmlns:')) nsAttrs[name] = all[name];
+      else attrs[name] = all[name];
+    }
+    this.root = el;
+    this.level = 1;
+    this.phase = 'open';
+    this.segStart = headerBytes;
+    this.pending.push({ kind: 'start', attrs, ns: nsAttrs, end: this.offset() });
+  }
+
+  private onCloseTag(_tag: SaxesTagPlain): void {
+    if (!this.live) return;
+    this.level--;
+    if (this.level === 0) {
+      this.live = false;
+      this.phase = 'ended';
+      this.pending.push({ kind: 'end', end: this.offset() });
+      return;
+    }
+    const el = this.cursor!;
+    if (this.level > 1) {
+      this.cursor = el.parent as Element;
+      return;
+    }
+    const endBytes = this.bytesAt(this.sax.position);
+    if (endBytes - this.segStart > this.limits.maxStanzaBytes) {
+      return this.saxFail('policy-violation', `stanza exceeds maxStanzaBytes (${this.limits.maxStanzaBytes} bytes)`);
+    }
+    this.segStart = endBytes;
+    this.cursor = undefined;
+    this.pending.push({ kind: 'element', el, end: this.offset() });
+  }
+
+  private onText(text: string): void {
+    if (!this.live) return;
+    if (this.level >= 2) this.cursor!.children.push(text);
+    else if (this.level === 1 && !WHITESPACE.test(text)) {
+      this.saxFail('bad-format', 'character data is not allowed between top-level elements');
+    }
+  }
+
+  private onSaxError(err: Error): void {
+    // For a mismatched close tag saxes emits `closetag` first and reports the error at the same
+    // position: withdraw that element (or stream end).
+    const last = this.pending[this.pending.length - 1];
+    const mismatch = last !== undefined && (last.kind === 'element' || last.kind === 'end') && last.end === this.offset();
+    if (mismatch) {
+      this.pending.pop();
+      this.live = true;
+    }
+    if (!this.live) return;
+    const msg = err.message;
+    const restricted = /doctype|comment|processing instruction|undefined entity/i.test(msg);
+    this.saxFail(restricted ? 'restricted-xml' : 'not-well-formed', `XML error: ${msg}`);
+  }
+}
+
+/** Receiver of the saxes events {@link StreamParser} uses. */
+interface SaxSink {
+  xmldecl(decl: XMLDecl): void;
+  doctype(): void;
+  comment(): void;
+  pi(): void;
+  openTagStart(tag: SaxesStartTagPlain): void;
+  openTag(tag: SaxesTagPlain): void;
+  closeTag(tag: SaxesTagPlain): void;
+  /** Text and CDATA. */
+  text(text: string): void;
+  error(err: Error): void;
+}
+
+/**
+ * saxes with most handlers on the prototype. saxes reads `this.<name>Handler`, and `on()` stores
+ * each handler as an own property added after construction: with the ten we need, V8 turned the
+ * parser object into dictionary mode and saxes ran ~4× slower (measured on Node 20). saxes calls
+ * the text, close-tag and error handlers without `this`, so those three stay own properties.
+ * Relies on saxes 6's handler property names.
+ */
+class Sax extends SaxesParser<SaxOptions> {
+  constructor(readonly sink: SaxSink) {
+    super({ xmlns: false, position: true, defaultXMLVersion: '1.0', forceXMLVersion: true });
+    this.on('text', (text) => sink.text(text));
+    this.on('closetag', (tag) => sink.closeTag(tag));
+    this.on('error', (err) => sink.error(err));
+  }
+}
+Object.assign(Sax.prototype, {
+  xmldeclHandler(this: Sax, decl: XMLDecl) {
+    this.sink.xmldecl(decl);
+  },
+  doctypeHandler(this: Sax) {
+    this.sink.doctype();
+  },
+  commentHandler(this: Sax) {
+    this.sink.comment();
+  },
+  piHandler(this: Sax) {
+    this.sink.pi();
+  },
+  openTagStartHandler(this: Sax, tag: SaxesStartTagPlain) {
+    this.sink.openTagStart(tag);
+  },
+  openTagHandler(this: Sax, tag: SaxesTagPlain) {
+    this.sink.openTag(tag);
+  },
+  cdataHandler(this: Sax, text: string) {
+    this.sink.text(text);
+  },
+});
+
+/** The first prefix used by `el`'s name or attributes that no ancestor-or-self declares. */
+function unboundPrefix(el: Element): string | undefined {
+  const colon = el.name.indexOf(':');
+  if (colon >= 0) {
+    const prefix = el.name.slice(0, colon);
+    if (el.findNS(prefix) === undefined) return prefix;
+  }
+  for (const name in el.attrs) {
+    const c = name.indexOf(':');
+    if (c <= 0 || name.startsWith('xmlns:') || name.startsWith('xml:')) continue;
+    const prefix = name.slice(0, c);
+    if (el.findNS(prefix) === undefined) return prefix;
+  }
+  return undefined;
+}
+
+/** Length of the longest prefix of `bytes` without invalid UTF-8 (binary search; error path only). */
+function validUtf8Prefix(bytes: Uint8Array): number {
+  let lo = 0;
+  let hi = bytes.length;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, mid), { stream: true });
+      lo = mid;
+    } catch {
+      hi = mid - 1;
+    }
+  }
+  return lo;
+}
