@@ -67,10 +67,14 @@ export async function startClient(opts: ClientOptions): Promise<TestXmpp> {
       });
     },
     async stop() {
+      // Bounded wait for the close handshake; the timer is cleared so it holds no open handle.
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await Promise.race([xmpp.stop(), new Promise((r) => setTimeout(r, 2000))]);
+        await Promise.race([xmpp.stop(), new Promise((r) => (timer = setTimeout(r, 2000)))]);
       } catch {
         /* already stopped */
+      } finally {
+        clearTimeout(timer);
       }
       (xmpp as unknown as { socket?: { destroy?: () => void } }).socket?.destroy?.();
     },

@@ -149,8 +149,10 @@ export interface StreamListener {
    */
   onReadTimeout?(ctx: StreamContext): 'handled' | 'pass' | Promise<'handled' | 'pass'>;
   /**
-   * Our close handshake starts: the last chance to write (SM writes its final `<a/>`).
-   * Not called when the transport dies without a handshake.
+   * The stream is about to write its close tag — because we called `close()` or because the peer
+   * sent its `</stream:stream>` (`options.reason === 'peer-close'`): the last chance to write a
+   * nonza (SM writes its final `<a/>`). Not called when the transport dies without a handshake.
+   * Never await `stream.close()` from here.
    */
   onClosing?(ctx: StreamContext, options: { error?: CloseInfo['error']; reason?: string }): void | Promise<void>;
   /** The stream is gone (after handshake, EOF, error or destroy). Nothing can be written. */

@@ -12,7 +12,11 @@ export type StreamKind = 'c2s' | 'component';
 /** The transport under the stream. */
 export type TransportKind = 'tcp' | 'websocket';
 
-/** Lifecycle of an XML stream. `closing`: our close tag was written, we still read. */
+/**
+ * Lifecycle of an XML stream. `closing` starts when `close()` is called (or the peer's close tag
+ * arrived): `onClosing` listeners may still write nonzas, then our close tag is written and
+ * nothing more; we keep reading until the peer's close tag, EOF or the handshake timeout.
+ */
 export type StreamState = 'opening' | 'open' | 'closing' | 'closed';
 
 /** Options of {@link XmlStream.close}. */
@@ -83,7 +87,8 @@ export interface XmlStream {
 
   /**
    * Writes a nonza (a top-level element that is not a stanza: SM acks, SASL, features…).
-   * @returns false when nothing may be written any more (stream closing or closed).
+   * Still allowed during `onClosing`, i.e. until our close tag is written.
+   * @returns false when nothing may be written any more (our close tag was written).
    * @throws Error if `el` is a message, presence or iq — stanzas go through {@link Session.send}.
    */
   writeNonza(el: Element): boolean;

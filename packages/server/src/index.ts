@@ -12,3 +12,4 @@ export { InboundProcessor } from './host/inbound.js';
 export { HookSet, HookSetToken } from './host/hook-set.js';
 export type { HostStream } from './host/host-stream.js';
 export { hostModule } from './host-module.js';
+export { imModule } from './im/index.js';

@@ -35,6 +35,7 @@ import {
 } from '@strand/core';
 import { C2sConnection, type C2sDeps } from './c2s/connection.js';
 import { hostModule } from './host-module.js';
+import { imModule } from './im/index.js';
 import { HookSet, HookSetToken } from './host/hook-set.js';
 import { InboundProcessor } from './host/inbound.js';
 import { MaxResourcesPerAccount, SessionRegistryImpl } from './host/registry.js';
@@ -168,7 +169,7 @@ export class StrandServer {
       return async (username: string) => (await accounts.get(username)) !== undefined;
     });
     container.bind(HookSetToken).toDynamicValue(() => new HookSet(container)).inSingletonScope();
-    container.load(hostModule);
+    container.load(hostModule, imModule);
     await this.loadPlugins();
     for (const path of config.overrides) {
       const mod = (await import(pathToFileURL(resolve(path)).href)) as { default?: unknown };
@@ -324,6 +325,8 @@ export class StrandServer {
       logger: this.logger,
       limits: this.config.limits,
       closeHandshakeMs: this.config.timeouts.closeHandshake * 1000,
+      // Also on the header written only to carry an early stream error (RFC 6120 §4.7.1).
+      headerDefaults: { from: this.config.domain },
       connectionId: `c2s-${++this.connectionSeq}`,
       delegate: {
         onHeader: (_s, attrs) => conn.onHeader(attrs),

@@ -339,7 +339,8 @@ export class FakeStream implements XmlStream {
   /**
    * The peer's `</stream:stream>` (or EOF). Completes our handshake if we are closing; otherwise
    * the peer initiated the close: we answer with our close tag and the stream closes with
-   * `initiator: 'peer'`, `endSession: true` (no `onClosing`: it is not our handshake).
+   * `initiator: 'peer'`, `endSession: true`. `onClosing` runs first (as in the real host), so a
+   * listener may still write a last nonza (stream management's final `<a/>`).
    * Resolves once the stream is closed and handled.
    */
   async peerClose(): Promise<void> {
@@ -365,6 +366,8 @@ export class FakeStream implements XmlStream {
     this._state = 'closing';
     this.cancelTimer('readTimer');
     this.cancelTimer('preAuthTimer');
+    await notifyAll(this.listeners(), 'onClosing', this.logger, this.context(), { reason: 'peer-close' });
+    if (this._state !== 'closing') return this.finishing;
     this.record(closeTagMarker());
     this._closeTagWritten = true;
     this.closing = this.finish({ initiator: 'peer', handshakeTimedOut: false, endSession: true, reason: 'peer-close' });

@@ -127,12 +127,12 @@ describe('FakeStream', () => {
     expect(s.written.map((e) => e.name)).toEqual(['/stream:stream']); // nothing after the timeout
   });
 
-  it('a peer-initiated close is answered with our close tag and ends the session; no onClosing', async () => {
+  it('a peer-initiated close runs onClosing, is answered with our close tag and ends the session', async () => {
     const time = new FakeTime({ start: 0 });
     const log: string[] = [];
     const s = new FakeStream({ time, listeners: [recorder('l', 0, log)] });
     await s.peerClose();
-    expect(log).toEqual(['l:closed:peer:false']);
+    expect(log).toEqual(['l:closing:closing', 'l:closed:peer:false']);
     expect(s.closeInfo).toMatchObject({ initiator: 'peer', endSession: true });
     expect(s.written.map((e) => e.name)).toEqual(['/stream:stream']);
   });
@@ -144,7 +144,7 @@ describe('FakeStream', () => {
     const peer = s.peerClose();
     await s.close({ error: { condition: 'system-shutdown' } });
     await peer;
-    expect(closings).toBe(0);
+    expect(closings).toBe(1); // the peer-initiated close's own onClosing, not a second one
     expect(s.written.map((e) => e.name)).toEqual(['/stream:stream']);
     expect(s.closeInfo?.initiator).toBe('peer');
   });

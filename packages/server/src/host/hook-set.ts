@@ -20,31 +20,59 @@ function all<T>(container: Container, token: symbol): T[] {
   return container.isBound(token) ? container.getAll<T>(token) : [];
 }
 
-/** Sorted hook contributions (higher priority first). */
+/**
+ * Sorted hook contributions (higher priority first). Each list is collected on first use, not when
+ * the HookSet is created, so that contributions may depend on services (registry, router) that
+ * themselves depend on the HookSet without forming a construction cycle.
+ */
 export class HookSet {
-  readonly features: StreamFeatureProvider[];
-  readonly nonzas: Map<string, NonzaHandler>;
-  readonly iqHandlers: IqHandler[];
-  readonly stanzaHandlers: StanzaHandler[];
-  readonly inbound: InboundStanzaInterceptor[];
-  readonly outbound: OutboundStanzaInterceptor[];
-  readonly streamListeners: StreamListener[];
-  readonly sessionListeners: SessionListener[];
-  readonly disco: DiscoFeatureProvider[];
+  private readonly cache = new Map<symbol, unknown[]>();
+  private nonzaMap: Map<string, NonzaHandler> | undefined;
 
-  constructor(container: Container) {
-    this.features = byPriority(all<StreamFeatureProvider>(container, StreamFeatureProvider));
-    this.nonzas = new Map();
-    for (const h of all<NonzaHandler>(container, NonzaHandler)) {
-      for (const name of h.names) this.nonzas.set(HookSet.nonzaKey(h.xmlns, name), h);
+  constructor(private readonly container: Container) {}
+
+  private list<T>(token: symbol, sort: boolean): T[] {
+    let l = this.cache.get(token) as T[] | undefined;
+    if (!l) {
+      const items = all<T>(this.container, token);
+      l = sort ? byPriority(items as unknown as { priority: number }[]) as unknown as T[] : items;
+      this.cache.set(token, l);
     }
-    this.iqHandlers = all<IqHandler>(container, IqHandler);
-    this.stanzaHandlers = byPriority(all<StanzaHandler>(container, StanzaHandler));
-    this.inbound = byPriority(all<InboundStanzaInterceptor>(container, InboundStanzaInterceptor));
-    this.outbound = byPriority(all<OutboundStanzaInterceptor>(container, OutboundStanzaInterceptor));
-    this.streamListeners = byPriority(all<StreamListener>(container, StreamListener));
-    this.sessionListeners = byPriority(all<SessionListener>(container, SessionListener));
-    this.disco = all<DiscoFeatureProvider>(container, DiscoFeatureProvider);
+    return l;
+  }
+
+  get features(): StreamFeatureProvider[] {
+    return this.list(StreamFeatureProvider, true);
+  }
+  get nonzas(): Map<string, NonzaHandler> {
+    if (!this.nonzaMap) {
+      this.nonzaMap = new Map();
+      for (const h of all<NonzaHandler>(this.container, NonzaHandler)) {
+        for (const name of h.names) this.nonzaMap.set(HookSet.nonzaKey(h.xmlns, name), h);
+      }
+    }
+    return this.nonzaMap;
+  }
+  get iqHandlers(): IqHandler[] {
+    return this.list(IqHandler, false);
+  }
+  get stanzaHandlers(): StanzaHandler[] {
+    return this.list(StanzaHandler, true);
+  }
+  get inbound(): InboundStanzaInterceptor[] {
+    return this.list(InboundStanzaInterceptor, true);
+  }
+  get outbound(): OutboundStanzaInterceptor[] {
+    return this.list(OutboundStanzaInterceptor, true);
+  }
+  get streamListeners(): StreamListener[] {
+    return this.list(StreamListener, true);
+  }
+  get sessionListeners(): SessionListener[] {
+    return this.list(SessionListener, true);
+  }
+  get disco(): DiscoFeatureProvider[] {
+    return this.list(DiscoFeatureProvider, false);
   }
 
   /** Lookup key of a nonza handler. */

@@ -32,9 +32,11 @@ export { ImHostServices, lazyHostServices } from './host-access.js';
  * presence and subscription `StanzaHandler`s, the `SessionListener` that sends unavailable
  * presence when a session ends, and the roster-versioning and pre-approval stream features.
  * Needs the host's `SessionRegistryImpl`, `ExternalRoutes`, `AccountExists`, `Router` and the
- * core stores.
+ * core stores. Loading it a second time is a no-op.
  */
-export const imModule = new ContainerModule(({ bind }) => {
+export const imModule = new ContainerModule(({ bind, isBound }) => {
+  // Idempotent: tests pass it in `modules` while the host may already load it by default.
+  if (isBound(RosterServiceImpl)) return;
   bind<ImHostServices>(ImHostServices).toDynamicValue(lazyHostServices).inSingletonScope();
   bind(RosterLimits).toConstantValue(DEFAULT_ROSTER_LIMITS);
   bind(AccountLocksImpl).toSelf().inSingletonScope();

@@ -80,6 +80,13 @@ export interface XmlStreamOptions {
   limits: StreamParserLimits;
   /** Default {@link CloseOptions.timeoutMs} of `close()`, in **milliseconds**. */
   closeHandshakeMs: number;
+  /**
+   * Attributes every header we write carries unless `openStream` overrides them, typically
+   * `{ from: <served domain> }`: RFC 6120 §4.7.1 requires `from` on the receiving entity's
+   * header, including the one `close()` writes only to carry a stream error when the peer's
+   * header was never accepted (§4.9.1.2: garbage, a DTD or a wrong stream namespace first).
+   */
+  headerDefaults?: Record<string, string>;
   delegate: StreamDelegate;
   /** Host-assigned id for logs. */
   connectionId: string;
@@ -143,6 +150,7 @@ export class XmlStreamImpl implements XmlStream {
   private readonly scheduler: Scheduler;
   private readonly log: Logger;
   private readonly closeHandshakeMs: number;
+  private readonly headerDefaults: Record<string, string>;
   private resolveClosed!: (info: CloseInfo) => void;
 
   private _streamId = newStreamId();
@@ -180,6 +188,7 @@ export class XmlStreamImpl implements XmlStream {
     this.delegate = options.delegate;
     this.connectionId = options.connectionId;
     this.closeHandshakeMs = options.closeHandshakeMs;
+    this.headerDefaults = options.headerDefaults ?? {};
     this.log = options.logger.child({ connectionId: options.connectionId });
     this.remoteAddress = options.socket.remoteAddress ?? '';
     this._lastReadAt = this._lastWriteAt = this.lastStanzaAt = this.clock.now();
@@ -463,7 +472,7 @@ export class XmlStreamImpl implements XmlStream {
         try {
           await this.delegate.onPeerClose(this);
         } finally {
-          void this.close({ reason: 'peer-closed' });
+          void this.close({ reason: 'peer-close' });
         }
         return;
       case 'error':
@@ -496,6 +505,7 @@ export class XmlStreamImpl implements XmlStream {
       from: undefined,
       to: undefined,
       ...(this.kind === 'c2s' ? { version: '1.0', 'xml:lang': 'en' } : {}),
+      ...this.headerDefaults,
       ...attrs,
     };
     all.id = this._streamId;

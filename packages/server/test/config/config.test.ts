@@ -87,8 +87,8 @@ describe('loadConfig: valid files', () => {
     const file = fileURLToPath(new URL('../../../../config/default.yaml', import.meta.url));
     const config = await loadConfig(file);
     expect(config.domain).toBe('localhost');
-    // relative paths resolve against config/, where the file lives
-    if (config.storage.kind === 'sqlite') expect(config.storage.path.startsWith(dirname(file))).toBe(true);
+    // relative paths resolve against config/, where the file lives: ../data/strand.db → <repo>/data
+    expect(config.storage).toEqual({ kind: 'sqlite', path: join(dirname(file), '..', 'data', 'strand.db') });
   });
 
   it('applies inner defaults of a partially given section', async () => {

@@ -31,7 +31,6 @@ import { hostModule } from '../../src/host-module.js';
 import { HookSet, HookSetToken } from '../../src/host/hook-set.js';
 import type { HostStream } from '../../src/host/host-stream.js';
 import { InboundProcessor } from '../../src/host/inbound.js';
-import { DiscoInfoHandlerImpl, DiscoItemsHandlerImpl } from '../../src/iq/disco.js';
 import { MaxResourcesPerAccount, SessionRegistryImpl } from '../../src/host/registry.js';
 import { AccountExists } from '../../src/host/router.js';
 import type { SessionImpl } from '../../src/host/session.js';
@@ -215,8 +214,6 @@ export function errorCondition(el: Element): string | undefined {
 export interface HarnessOptions {
   accounts?: string[];
   modules?: ContainerModule[];
-  /** Build the HookSet eagerly, as `StrandServer` does (proves imModule adds no DI cycle). */
-  eagerHooks?: boolean;
 }
 
 /** The container with host + IM modules on memory stores. */
@@ -243,26 +240,10 @@ export class ImHarness {
     c.bind(MemoryOfflineStoreImpl).toSelf().inSingletonScope();
     c.bind(OfflineStore).toService(MemoryOfflineStoreImpl);
     c.bind<AccountExists>(AccountExists).toConstantValue(async (u: string) => this.accounts.has(u));
-    if (options.eagerHooks) {
-      // As the server binds it: contributions are collected when the registry is first built.
-      c.bind(HookSetToken).toDynamicValue(() => new HookSet(c)).inSingletonScope();
-    } else {
-      // Collected on first use, so that host contributions needing the registry (disco) resolve.
-      c.bind(HookSetToken)
-        .toDynamicValue(() => {
-          let real: HookSet | undefined;
-          return new Proxy({} as HookSet, {
-            get: (_t, p) => (p === 'then' || typeof p === 'symbol' ? undefined : (real ??= new HookSet(c))[p as keyof HookSet]),
-          });
-        })
-        .inSingletonScope();
-    }
+    // As `StrandServer` binds it: contributions are collected when the registry is first built,
+    // so a contribution that needed the registry at construction would be a DI cycle.
+    c.bind(HookSetToken).toDynamicValue(() => new HookSet(c)).inSingletonScope();
     c.load(hostModule);
-    if (options.eagerHooks) {
-      // The host's disco handlers need the HookSet themselves; they are not under test here.
-      c.rebind(DiscoInfoHandlerImpl).toConstantValue({} as DiscoInfoHandlerImpl);
-      c.rebind(DiscoItemsHandlerImpl).toConstantValue({} as DiscoItemsHandlerImpl);
-    }
     c.load(imModule);
     for (const m of options.modules ?? []) c.load(m);
     this.registry = c.get(SessionRegistryImpl);

@@ -1,0 +1,28 @@
+/**
+ * Where the keepalive contributions sit in the core priority table (higher runs first).
+ * @packageDocumentation
+ */
+import { Priority } from '@strand/core';
+
+export const KeepalivePriority = {
+  /** `<keepalive/>` after bind and stream management in `<stream:features/>`. */
+  feature: Priority.feature.KEEPALIVE,
+  /** Lifecycle listener (`onAuthenticated`, `onClosing`, `onClosed`). */
+  stream: Priority.stream.KEEPALIVE,
+  /**
+   * The `onReadTimeout` listener: after stream management (which answers with `<r/>` first).
+   * A separate listener because a `StreamListener` has one priority for all its methods.
+   */
+  readTimeout: Priority.readTimeout.KEEPALIVE,
+  /**
+   * The pong catcher (a `StanzaHandler`) only consumes iq results/errors that answer our own
+   * pending ping, so its rank among stanza handlers does not change anyone else's behaviour;
+   * it runs first. Core's table has no keepalive row yet (proposed: `Priority.stanza.KEEPALIVE`).
+   */
+  pong: Priority.stanza.PRESENCE_PROBE + 100,
+  /**
+   * Session listener (`onResumed` re-arms the negotiated interval on the new stream). Order is
+   * irrelevant; below stream management. Proposed core row: `Priority.session.KEEPALIVE`.
+   */
+  session: Priority.session.STREAM_MANAGEMENT - 500,
+} as const;
