@@ -7,14 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { RunningServer } from './helpers/server.js';
 import { startClient, xml, type TestXmpp } from './helpers/xmpp.js';
 import { slixmppProbe } from './helpers/slixmpp.js';
-import { barrier, rosterSnapshot, startProbeServer, startedAt, subscribe } from './helpers/presence-probe.js';
+import { barrier, rosterItem, rosterSnapshot, startProbeServer, startedAt, subscribe, until } from './helpers/presence-probe.js';
 
 describe('presence-probe with slixmpp', () => {
   let srv: RunningServer;
   const clients: TestXmpp[] = [];
 
   beforeAll(async () => {
-    srv = await startProbeServer();
+    srv = await startProbeServer({ rateLimit: { probes: 5, window: 60 } });
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.stop()));
@@ -75,16 +75,34 @@ describe('presence-probe with slixmpp', () => {
     expect(server!.presences[0]!.delay_epoch_ms).toBe(startedAt(srv));
   });
 
-  it('gets the same bare unavailable for an unsubscribed contact and a nonexistent account, with no roster change', async () => {
-    const owners = ['dave@localhost', 'carol@localhost', 'nobody@localhost'];
+  it('gets the same bare unavailable as an unsubscribed user, with a pending request, and for a nonexistent account; no roster change', async () => {
+    // dave asks carol for a subscription that carol never answers (dave: None + Pending Out).
+    const daveSetup = await login('dave', 'setup');
+    await daveSetup.xmpp.send(xml('presence', { to: 'carol@localhost', type: 'subscribe' }));
+    await until(async () => (await rosterItem(srv, 'carol@localhost', 'dave@localhost'))?.pendingIn === true, 'carol has a pending request');
+    const owners = ['dave@localhost', 'erin@localhost', 'carol@localhost', 'nobody@localhost'];
     const before = await rosterSnapshot(srv, owners);
-    const out = await slixmppProbe(srv.ports.c2s, 'dave@localhost/slix', ['carol@localhost', 'nobody@localhost']);
-    const [unsubscribed, nonexistent] = out.results.map((r) => r.presences);
-    expect(unsubscribed).toHaveLength(1);
-    expect(nonexistent).toHaveLength(1);
-    const norm = (p: { xml: string }, contact: string) => p.xml.split(contact).join('CONTACT');
-    expect(norm(unsubscribed![0]!, 'carol@localhost')).toBe(norm(nonexistent![0]!, 'nobody@localhost'));
+
+    const asDave = await slixmppProbe(srv.ports.c2s, 'dave@localhost/slix', ['carol@localhost', 'nobody@localhost']);
+    const asErin = await slixmppProbe(srv.ports.c2s, 'erin@localhost/slix', ['carol@localhost']);
+    const [pending, nonexistent] = asDave.results.map((r) => r.presences);
+    const [unsubscribed] = asErin.results.map((r) => r.presences);
+    for (const answers of [pending, nonexistent, unsubscribed]) expect(answers).toHaveLength(1);
+    const norm = (p: { xml: string }, prober: string, contact: string) => p.xml.split(prober).join('PROBER').split(contact).join('CONTACT');
+    const reference = norm(unsubscribed![0]!, 'erin@localhost/slix', 'carol@localhost');
+    expect(norm(pending![0]!, 'dave@localhost/slix', 'carol@localhost')).toBe(reference);
+    expect(norm(nonexistent![0]!, 'dave@localhost/slix', 'nobody@localhost')).toBe(reference);
     expect(unsubscribed![0]).toMatchObject({ type: 'unavailable', status: null, delay_stamp: null });
     expect(await rosterSnapshot(srv, owners)).toEqual(before);
+    expect(await rosterItem(srv, 'dave@localhost', 'carol@localhost')).toMatchObject({ subscription: 'none', ask: true });
+  });
+
+  it('rate-limits: the N+1st probe in the window gets policy-violation', async () => {
+    const out = await slixmppProbe(srv.ports.c2s, 'erin@localhost/slix', Array(6).fill('localhost'));
+    const answers = out.results.map((r) => r.presences);
+    expect(answers.slice(0, 5).map((p) => p.map((x) => x.type))).toEqual(Array(5).fill([null]));
+    expect(answers[5]).toHaveLength(1);
+    expect(answers[5]![0]).toMatchObject({ type: 'error', from: 'localhost', error: { type: 'wait', condition: 'policy-violation' } });
+    expect(answers[5]![0]!.xml).not.toContain('urn:xmpp:delay');
   });
 });

@@ -9,6 +9,7 @@ import { RawClient } from './helpers/raw-client.js';
 import type { RunningServer } from './helpers/server.js';
 import { startClient, xml, type TestXmpp } from './helpers/xmpp.js';
 import {
+  barrier,
   DELAY,
   probeWith,
   rosterItem,
@@ -80,11 +81,11 @@ describe('presence-probe with @xmpp/client', () => {
     const laptop = await login('bob', 'laptop');
     const phoneAt = Date.now();
     await phone.xmpp.send(xml('presence', {}, xml('show', {}, 'away'), xml('status', {}, 'on the phone')));
+    await barrier(phone);
     await new Promise((r) => setTimeout(r, 1200));
     const laptopAt = Date.now();
     await laptop.xmpp.send(xml('presence', {}, xml('status', {}, 'at the laptop')));
-    // The IM core recorded both before bob's own resources saw each other's presence.
-    await laptop.waitFor((el) => el.is('presence') && el.attrs.from === 'bob@localhost/laptop');
+    await barrier(laptop); // the server has processed (and recorded) the laptop's presence
 
     const answers = await probeWith(alice, 'bob@localhost');
     expect(answers.map((a) => a.attrs.from).sort()).toEqual(['bob@localhost/laptop', 'bob@localhost/phone']);

@@ -6,8 +6,7 @@
 import type { ContainerModule } from 'inversify';
 import { RosterStore, ServerInfo, type RosterItem } from '@strand/core';
 import presenceProbe from '@strand/presence-probe';
-import { imModule } from '../../packages/server/src/im/index.js';
-import type { ServerConfig } from '@strand/server';
+import { imModule, type ServerConfig } from '@strand/server';
 import { startServer, type RunningServer } from './server.js';
 import { xml, type TestXmpp } from './xmpp.js';
 
@@ -16,7 +15,10 @@ export const DELAY = 'urn:xmpp:delay';
 /** Accounts of the probe tests (the default test accounts plus dave and erin). */
 export const PROBE_ACCOUNTS = ['alice', 'bob', 'carol', 'dave', 'erin'].map((username) => ({ username, password: 'secret' }));
 
-/** Starts a server with `@strand/presence-probe` (config section `probeConfig`) and the IM core. */
+/**
+ * Starts a server with `@strand/presence-probe` (config section `probeConfig`) and the host's IM
+ * core (loaded by the server by default; passing `imModule` again is a no-op that states the need).
+ */
 export function startProbeServer(
   probeConfig: Record<string, unknown> = {},
   overrides: Partial<ServerConfig> = {},

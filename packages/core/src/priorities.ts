@@ -27,6 +27,8 @@ export const Priority = {
   },
   /** Stanza handlers (before default routing). */
   stanza: {
+    /** Keepalive consumes only the answers to its own XEP-0199 pings; first, harmless to others. */
+    KEEPALIVE: 600,
     /** XEP-0318 answers client probes before the host's own probe handling. */
     PRESENCE_PROBE: 500,
     /** The host's RFC 6121 presence/subscription processing. */
@@ -47,6 +49,8 @@ export const Priority = {
   /** Session listeners (`onTransportLost`: SM claims first). */
   session: {
     STREAM_MANAGEMENT: 1000,
+    /** Keepalive re-arms a negotiated interval on the resumed stream (`onResumed`). */
+    KEEPALIVE: 500,
     HOST_IM: 0,
   },
 } as const;

@@ -67,6 +67,8 @@ export class DeadlineWheel<T> {
   private timerSlot: number | undefined;
   /** Highest slot handed out so far. */
   private processed = -Infinity;
+  /** True while `onDue` runs: the timer is armed once, afterwards. */
+  private firing = false;
 
   /**
    * @param onDue receives the due items (each removed from the wheel first) and the current time
@@ -152,6 +154,7 @@ export class DeadlineWheel<T> {
   }
 
   private arm(): void {
+    if (this.firing) return;
     const slot = this.earliest();
     if (slot === this.timerSlot && this.timer?.active) return;
     this.timer?.cancel();
@@ -180,11 +183,13 @@ export class DeadlineWheel<T> {
       }
     }
     if (limit > this.processed) this.processed = limit;
+    this.firing = true;
     try {
       if (due.length > 0) this.onDue(due, now);
     } catch (err) {
       this.logger?.error({ err }, 'keepalive deadline processing failed');
     } finally {
+      this.firing = false;
       this.arm();
     }
   }

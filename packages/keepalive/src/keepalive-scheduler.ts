@@ -18,8 +18,13 @@ import { DeadPeerDetectorImpl } from './dead-peer.js';
 import { KeepalivePolicyImpl } from './interval-policy.js';
 import { WhitespaceKeepaliveImpl } from './whitespace.js';
 
-/** Granularity of keepalive deadlines, **ms**: XEP-0304 intervals are whole seconds. */
-export const KEEPALIVE_RESOLUTION_MS = 1000;
+/**
+ * Granularity of keepalive deadlines, **ms**. A deadline is checked at the end of its 100 ms slot,
+ * so a keepalive comes less than 0.1 s (plus timer latency) after the interval. A 1 s grid would
+ * add up to a whole second per cycle: the keepalive written at `slot + latency` makes the next
+ * deadline fall just past the following slot boundary (1 s intervals would become 2 s).
+ */
+export const KEEPALIVE_RESOLUTION_MS = 100;
 
 /**
  * Watches authenticated client streams. For each it keeps one entry in a timer wheel keyed by the

@@ -42,7 +42,7 @@ export class KeepaliveFeatureImpl implements StreamFeatureProvider {
   constructor(@inject(KeepaliveConfig) private readonly config: KeepaliveConfigT) {}
 
   offer(ctx: StreamContext, stage: FeatureStage): Element[] {
-    if (stage !== 'post-auth' || !offersKeepalive(ctx.stream)) return [];
+    if (stage !== 'post-auth' || !ctx.authenticatedJid || !offersKeepalive(ctx.stream)) return [];
     return [keepaliveFeature(this.config.minInterval, this.config.maxInterval)];
   }
 }
@@ -56,7 +56,7 @@ export type IntervalValidation =
  * Validates the `<keepalive/>` payload of a negotiation iq against `[min, max]` (inclusive):
  * - no `<interval/>`, an empty one, several, or one that is not a number → `bad-request` (modify);
  * - zero, negative, a fraction (`1.5`, `60.0`) or outside `[min, max]` → `not-acceptable` with
- *   type `cancel`, as in XEP-0304 §3.2's example ("zero is invalid"; §6 "MUST … reject any invalid
+ *   type `cancel`, as in XEP-0304 §3.2's example ("zero is invalid"; §5 "MUST … reject any invalid
  *   values").
  */
 export function validateIntervalRequest(payload: Element, min: number, max: number): IntervalValidation {

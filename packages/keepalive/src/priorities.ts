@@ -17,12 +17,12 @@ export const KeepalivePriority = {
   /**
    * The pong catcher (a `StanzaHandler`) only consumes iq results/errors that answer our own
    * pending ping, so its rank among stanza handlers does not change anyone else's behaviour;
-   * it runs first. Core's table has no keepalive row yet (proposed: `Priority.stanza.KEEPALIVE`).
+   * it runs first.
    */
-  pong: Priority.stanza.PRESENCE_PROBE + 100,
+  pong: Priority.stanza.KEEPALIVE,
   /**
    * Session listener (`onResumed` re-arms the negotiated interval on the new stream). Order is
-   * irrelevant; below stream management. Proposed core row: `Priority.session.KEEPALIVE`.
+   * irrelevant; below stream management.
    */
-  session: Priority.session.STREAM_MANAGEMENT - 500,
+  session: Priority.session.KEEPALIVE,
 } as const;

@@ -63,13 +63,9 @@ describe('plugin definition and wiring', () => {
   });
 
   it('lets an override module rebind the responder by its concrete class (README example)', async () => {
-    @injectable()
-    @injectFromBase()
-    class NoUptime extends ProbeResponderImpl {
-      override answerServer(prober: JID): ProbeAnswer {
-        return { outcome: 'server', stanzas: [] };
-      }
-    }
+    // Exactly the README's example.
+    @injectable() @injectFromBase() // inversify 8: a subclass needs injectFromBase to inherit the @inject parameters
+    class NoUptime extends ProbeResponderImpl { override answerServer(): ProbeAnswer { return { outcome: 'server', stanzas: [] }; } }
     const host = await TestHost.create({
       plugins: [presenceProbe],
       overrides: [new ContainerModule(({ rebind }) => void rebind(ProbeResponderImpl).to(NoUptime).inSingletonScope())],

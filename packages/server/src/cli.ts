@@ -56,7 +56,10 @@ async function main(argv: string[]): Promise<number> {
       if (jid.domain !== config.domain) throw new Error(`${arg} is not on ${config.domain}`);
       const password = values.password ?? (await readPassword());
       if (!password) throw new Error('empty password');
-      const server = await StrandServer.create({ ...config, plugins: {}, overrides: [] });
+      // A one-shot command: no server log lines (e.g. "Strand stopped" from stop()) on stdout,
+      // which is reserved for the command's own result; warnings and errors are still logged.
+      const level = ['fatal', 'error', 'silent'].includes(config.log.level) ? config.log.level : 'warn';
+      const server = await StrandServer.create({ ...config, plugins: {}, overrides: [], log: { level } });
       await server.container.get<Authenticator>(Authenticator).createAccount(jid.local, password);
       await server.stop();
       process.stdout.write(`created ${jid.bare().toString()}\n`);

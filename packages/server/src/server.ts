@@ -4,7 +4,7 @@
  * through the close handshake.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -34,6 +34,7 @@ import {
   type StreamContext,
 } from '@strand/core';
 import { C2sConnection, type C2sDeps } from './c2s/connection.js';
+import { acceptComponentStream, componentDeps, type ComponentDeps } from './component/index.js';
 import { hostModule } from './host-module.js';
 import { imModule } from './im/index.js';
 import { HookSet, HookSetToken } from './host/hook-set.js';
@@ -43,6 +44,7 @@ import { AccountExists } from './host/router.js';
 import { createLogger } from './logger.js';
 import { AuthenticatorImpl, ScramIterations } from './sasl/index.js';
 import { XmlStreamImpl } from './stream/xml-stream.js';
+import { WebSocketEndpoint, WebSocketXmlStream, type XmppWebSocket } from './websocket/index.js';
 import { loadTlsMaterial, secureContextOf } from './tls.js';
 import {
   SqliteAccountStoreImpl,
@@ -113,7 +115,7 @@ interface MutableServerInfo extends ServerInfo {
 export class StrandServer {
   readonly container: Container;
   readonly ports: ListeningPorts = {};
-  private readonly streams = new Set<XmlStreamImpl>();
+  private readonly streams = new Set<XmlStreamImpl | WebSocketXmlStream>();
   private readonly servers: (NetServer | TlsServer | HttpServer)[] = [];
   private tlsContext: SecureContext | undefined;
   private tlsMaterial: { cert: string; key: string } | undefined;
@@ -121,8 +123,9 @@ export class StrandServer {
   private db: SqliteDatabase | undefined;
   private stopping: Promise<void> | undefined;
   private connectionSeq = 0;
-  private readonly readTimeoutFired = new WeakMap<XmlStreamImpl, number>();
-  private readonly acceptedAt = new WeakMap<XmlStreamImpl, number>();
+  private readonly readTimeoutFired = new WeakMap<XmlStreamImpl | WebSocketXmlStream, number>();
+  private readonly acceptedAt = new WeakMap<XmlStreamImpl | WebSocketXmlStream, number>();
+  private webSocket: WebSocketEndpoint | undefined;
 
   private constructor(
     readonly config: ServerConfig,
@@ -266,9 +269,16 @@ export class StrandServer {
       this.ports.c2sTls = await listen(srv, config.listen.c2sTls, host);
       this.servers.push(srv);
     }
+    if (config.listen.component !== null) {
+      const srv = createNetServer((socket) => this.acceptComponent(socket));
+      this.ports.component = await listen(srv, config.listen.component, host);
+      this.servers.push(srv);
+    }
     if (config.listen.http !== null) {
       const metrics = c.get<Metrics>(Metrics);
+      const ws = (this.webSocket = this.createWebSocketEndpoint());
       const srv = createHttpServer((req, res) => {
+        if (ws.handleRequest(req, res)) return; // XEP-0156 host-meta, see websocket/
         if (req.url === '/metrics') {
           void metrics.expose().then((text) => {
             res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
@@ -278,6 +288,7 @@ export class StrandServer {
         }
         res.writeHead(404).end();
       });
+      srv.on('upgrade', (req, socket, head: Buffer) => ws.handleUpgrade(req, socket, head)); // RFC 7395
       this.ports.http = await listen(srv, config.listen.http, host);
       this.servers.push(srv);
     }
@@ -345,6 +356,25 @@ export class StrandServer {
     deps.metrics.counter('strand_connections_total', 'Accepted c2s connections', ['transport']).inc({ transport: secure ? 'tls' : 'tcp' });
   }
 
+  private componentDepsCache: ComponentDeps | undefined;
+
+  /** A new XEP-0114 component connection (`listen.component`); see `component/`. */
+  private acceptComponent(socket: Socket): void {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    this.componentDepsCache ??= componentDeps(this.container, this.config.components, this.logger);
+    const stream = acceptComponentStream(socket, this.container, this.componentDepsCache, {
+      connectionId: `component-${++this.connectionSeq}`,
+      limits: this.config.limits,
+      closeHandshakeMs: this.config.timeouts.closeHandshake * 1000,
+      onClosed: (s) => this.streams.delete(s),
+    });
+    this.streams.add(stream);
+    this.acceptedAt.set(stream, this.componentDepsCache.clock.now());
+  }
+
   /** Once a second: pre-auth deadline (slowloris defence) and read timeouts. */
   private sweep(): void {
     const now = this.deps().clock.now();
@@ -365,7 +395,7 @@ export class StrandServer {
     }
   }
 
-  private async readTimeout(s: XmlStreamImpl): Promise<void> {
+  private async readTimeout(s: XmlStreamImpl | WebSocketXmlStream): Promise<void> {
     const ctx: StreamContext = { stream: s, authenticatedJid: s.authenticatedJid, session: s.session };
     for (const l of this.deps().hooks.streamListeners) {
       if (!l.onReadTimeout) continue;
@@ -375,6 +405,53 @@ export class StrandServer {
         this.logger.error({ err, listener: l.constructor?.name }, 'onReadTimeout failed');
       }
     }
+  }
+
+  /** The RFC 7395 endpoint on the HTTP listener (`/xmpp-websocket`), see `websocket/`. */
+  private createWebSocketEndpoint(): WebSocketEndpoint {
+    return new WebSocketEndpoint({
+      maxMessageBytes: this.config.limits.maxStanzaBytes,
+      fallbackHost: () => `${this.config.domain}:${this.ports.http ?? 0}`,
+      closeTimeoutMs: this.config.timeouts.closeHandshake * 1000,
+      logger: this.logger,
+      onConnection: (ws, req) => this.acceptWebSocket(ws, req),
+    });
+  }
+
+  /** A new c2s connection over WebSocket: the same negotiator as TCP, without STARTTLS. */
+  private acceptWebSocket(ws: XmppWebSocket, req: IncomingMessage): void {
+    if (this.stopping) {
+      ws.terminate();
+      return;
+    }
+    const deps = this.deps();
+    let conn!: C2sConnection;
+    const stream: WebSocketXmlStream = new WebSocketXmlStream({
+      ws,
+      secure: (req.socket as { encrypted?: boolean }).encrypted === true,
+      remoteAddress: req.socket.remoteAddress ?? '',
+      clock: deps.clock,
+      scheduler: this.container.get<Scheduler>(Scheduler),
+      logger: this.logger,
+      limits: this.config.limits,
+      closeHandshakeMs: this.config.timeouts.closeHandshake * 1000,
+      headerDefaults: { from: this.config.domain },
+      connectionId: `ws-${++this.connectionSeq}`,
+      delegate: {
+        onHeader: (_s, attrs) => conn.onHeader(attrs),
+        onElement: (_s, el) => conn.onElement(el),
+        onPeerClose: () => conn.onPeerClose(),
+        onClosing: (_s, opts) => conn.onClosing(opts),
+        onClosed: async (_s, info) => {
+          this.streams.delete(stream);
+          await conn.onClosed(info);
+        },
+      },
+    });
+    conn = new C2sConnection(stream, deps);
+    this.streams.add(stream);
+    this.acceptedAt.set(stream, deps.clock.now());
+    deps.metrics.counter('strand_connections_total', 'Accepted c2s connections', ['transport']).inc({ transport: 'websocket' });
   }
 
   /** Number of open streams (tests, metrics). */
@@ -394,6 +471,7 @@ export class StrandServer {
   private async doStop(): Promise<void> {
     this.watchdog?.cancel();
     for (const srv of this.servers) srv.close();
+    this.webSocket?.close();
     const closing = [...this.streams].map((s) =>
       s.close({ error: { condition: 'system-shutdown' }, reason: 'shutdown', endSession: true }).catch(() => undefined),
     );

@@ -8,10 +8,14 @@ import {
   Logger,
   NonzaHandler,
   OutboundStanzaInterceptor,
+  Router,
   SessionListener,
+  SessionRegistry,
   StreamFeatureProvider,
   StreamListener,
   type Logger as LoggerT,
+  type Router as RouterT,
+  type SessionRegistry as SessionRegistryT,
 } from '@strand/core';
 import { SmConfig, resolveSmConfig, type SmConfigInput } from './config.js';
 import {
@@ -27,7 +31,7 @@ import {
 import { SmEventBusImpl } from './events.js';
 import { SmMetricsImpl } from './metrics.js';
 import { MemorySmIdRegistryImpl, SmIdRegistry } from './sm-id-registry.js';
-import { StreamManagerImpl } from './stream-manager.js';
+import { SmHostServices, StreamManagerImpl, type SmHostServices as SmHostServicesT } from './stream-manager.js';
 
 /**
  * Builds the container module from the validated config section. Out-of-range values are clamped
@@ -42,6 +46,22 @@ export function streamManagementModule(input: SmConfigInput): ContainerModule {
       })
       .inSingletonScope();
 
+    // Resolved on first use: a host's registry and router may themselves depend on the collected
+    // hooks, which include this plugin's contributions (an eager injection would be a cycle).
+    bind<SmHostServicesT>(SmHostServices)
+      .toDynamicValue((ctx) => {
+        let registry: SessionRegistryT | undefined;
+        let router: RouterT | undefined;
+        return {
+          get registry() {
+            return (registry ??= ctx.get<SessionRegistryT>(SessionRegistry));
+          },
+          get router() {
+            return (router ??= ctx.get<RouterT>(Router));
+          },
+        };
+      })
+      .inSingletonScope();
     bind(MemorySmIdRegistryImpl).toSelf().inSingletonScope();
     bind(SmIdRegistry).toService(MemorySmIdRegistryImpl);
     bind(SmMetricsImpl).toSelf().inSingletonScope();

@@ -12,10 +12,8 @@ import {
   Logger,
   NS,
   OfflineStore,
-  Router,
   Scheduler,
   ServerInfo,
-  SessionRegistry,
   stanzaErrorReply,
   withDelay,
   type Clock as ClockT,
@@ -68,6 +66,17 @@ function isOfflineStorable(stanza: Element): boolean {
 }
 
 /**
+ * The host services the engine uses that may depend on the collected hooks (the registry and the
+ * router of a host): resolved lazily, on first use, to avoid a dependency cycle through the hooks.
+ */
+export interface SmHostServices {
+  readonly registry: SessionRegistryT;
+  readonly router: RouterT;
+}
+/** DI token of {@link SmHostServices} (bound by the module as a lazy dynamic value). */
+export const SmHostServices = Symbol.for('@strand/stream-management/SmHostServices');
+
+/**
  * The stream management engine. One instance per container; per-session state lives in the
  * {@link SmSessionKey} slot. Override a behaviour with `rebind(StreamManagerImpl).to(MyManager)`
  * where `MyManager extends StreamManagerImpl`.
@@ -79,14 +88,23 @@ export class StreamManagerImpl {
     @inject(Clock) protected readonly clock: ClockT,
     @inject(Scheduler) protected readonly scheduler: SchedulerT,
     @inject(Logger) protected readonly logger: LoggerT,
-    @inject(SessionRegistry) protected readonly registry: SessionRegistryT,
-    @inject(Router) protected readonly router: RouterT,
+    @inject(SmHostServices) protected readonly host: SmHostServices,
     @inject(OfflineStore) protected readonly offline: OfflineStoreT,
     @inject(ServerInfo) protected readonly server: ServerInfoT,
     @inject(SmIdRegistry) protected readonly ids: SmIdRegistryT,
     @inject(SmMetricsImpl) protected readonly metrics: SmMetricsImpl,
     @inject(SmEventBusImpl) protected readonly events: SmEventBusImpl,
   ) {}
+
+  /** The host's session registry (resolved on first use). */
+  protected get registry(): SessionRegistryT {
+    return this.host.registry;
+  }
+
+  /** The host's router (resolved on first use). */
+  protected get router(): RouterT {
+    return this.host.router;
+  }
 
   // ================================================================== state access
 

@@ -491,8 +491,15 @@ export class TestHost {
     } else {
       session = stream.session as SessionImpl | undefined;
       if (!session) {
-        // RFC 6120 §7.1: no stanza before binding.
-        await stream.beginClose({ error: { condition: 'not-authorized' }, reason: 'stanza-before-bind' });
+        if (!stream.authenticatedJid) {
+          // RFC 6120 §4.9.3.12: stanzas before authentication.
+          await stream.beginClose({ error: { condition: 'not-authorized' }, reason: 'stanza-before-auth' });
+          return;
+        }
+        // RFC 6120 §7.1: no stanza before binding; like the real host, answer with a stanza error.
+        if (el.name === 'iq' && (el.attrs.type === 'result' || el.attrs.type === 'error')) return;
+        const reply = stanzaErrorReply(el, 'not-allowed', 'cancel', 'bind a resource first');
+        if (reply) stream.writeStanza(reply);
         return;
       }
       const claimed = el.attrs.from as string | undefined;

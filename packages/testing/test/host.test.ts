@@ -158,14 +158,20 @@ describe('TestHost: inbound processing', () => {
     expect(c.stream.lastStanzaAt).toBe(host.time.now() - 5);
   });
 
-  it('closes with invalid-from on a spoofed from, not-authorized on a stanza before bind', async () => {
+  it('closes with invalid-from on a spoofed from; answers not-allowed to a stanza before bind', async () => {
     const { host } = await makeHost();
     const a = await host.connect({ user: 'a' });
     await a.receive(`<message to='bob@localhost' from='mallory@localhost/x'/>`);
     expect(streamErrorCondition(a.sent()[1]!)).toBe('invalid-from');
     const b = await host.connect({ user: 'b', bind: false });
-    await b.receive(`<message to='bob@localhost'/>`);
-    expect(streamErrorCondition(b.sent()[1]!)).toBe('not-authorized');
+    await b.receive(`<message to='bob@localhost' id='m1'/>`);
+    const [reply] = b.sent();
+    expect(reply!.attrs).toMatchObject({ type: 'error', id: 'm1' });
+    expect(reply!.getChild('error')?.getChild('not-allowed', 'urn:ietf:params:xml:ns:xmpp-stanzas')).toBeDefined();
+    expect(b.stream.state).toBe('open');
+    const u = await host.connect({ user: 'u', authenticate: false, bind: false });
+    await u.receive(`<message to='bob@localhost'/>`);
+    expect(streamErrorCondition(u.sent()[1]!)).toBe('not-authorized'); // [0] is the example plugin's onClosing nonza
   });
 
   it('dispatches iqs to the server by payload and type; error replies; service-unavailable when unhandled', async () => {

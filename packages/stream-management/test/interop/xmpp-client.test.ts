@@ -25,13 +25,20 @@ function prng(seed: number): () => number {
   };
 }
 
+/** The underlying Node socket of an @xmpp/client connection (wrappers expose it as `.socket`). */
+function rawSocket(xmpp: Client): { destroy(): void } {
+  let s = (xmpp as unknown as { socket?: unknown }).socket as { socket?: unknown; destroy?: () => void } | undefined;
+  while (s && typeof s.destroy !== 'function') s = s.socket as typeof s;
+  if (!s) throw new Error('no socket');
+  return s as { destroy(): void };
+}
+
 interface SmClient {
   xmpp: Client;
-  sm: { enabled: boolean; id: string; on(ev: string, fn: () => void): void };
+  sm: { enabled: boolean; id: string; on(ev: string, fn: () => void): void; once(ev: string, fn: () => void): void };
   bodies: number[];
   violations: string[];
   resumes: number;
-  online(): Promise<void>;
 }
 
 async function startSmClient(port: number): Promise<SmClient> {
@@ -51,13 +58,6 @@ async function startSmClient(port: number): Promise<SmClient> {
     bodies: [],
     violations: [],
     resumes: 0,
-    online: () =>
-      new Promise<void>((resolve) => {
-        if (xmpp.status === 'online' && sm.enabled) return resolve();
-        const onResumed = () => resolve();
-        sm.on('resumed', onResumed);
-        xmpp.once('online', () => resolve());
-      }),
   };
   sm.on('resumed', () => c.resumes++);
   xmpp.on('stanza', (el: Element) => {
@@ -68,6 +68,9 @@ async function startSmClient(port: number): Promise<SmClient> {
     c.bodies.push(n);
   });
   await xmpp.start();
+  // <enabled/> is processed right after the client reports online
+  const until = Date.now() + 5000;
+  while (!sm.enabled && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
   return c;
 }
 
@@ -98,15 +101,9 @@ describe('interop: @xmpp/client 0.14 resumes across 50 socket losses', () => {
       if (i % 7 === 0) await new Promise((r) => setImmediate(r)); // let the sockets breathe
       if (points.has(i)) {
         if (pendingResume) await pendingResume; // each loss hits a live, resumed stream
-        const socket = (alice.xmpp as unknown as { socket?: { destroy(): void } }).socket;
-        pendingResume = new Promise<void>((resolve) => {
-          const done = () => {
-            alice.sm.on('resumed', () => undefined);
-            resolve();
-          };
-          alice.sm.on('resumed', done);
-        });
-        socket?.destroy();
+        const socket = rawSocket(alice.xmpp);
+        pendingResume = new Promise<void>((resolve) => alice.sm.once('resumed', resolve));
+        socket.destroy();
         drops++;
       }
     }
