@@ -153,11 +153,17 @@ async function cleanup(reason) {
 }
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(sig, () => {
-    void cleanup(sig).then(() => process.exit(130));
+    void cleanup(sig).then(() => {
+      finish(`interrupted by ${sig}: partial results`);
+      process.exit(130);
+    });
   });
 }
 const deadline = setTimeout(() => {
-  void cleanup(`time limit of ${cfg.timeLimitS} s reached`).then(() => process.exit(124));
+  void cleanup(`time limit of ${cfg.timeLimitS} s reached`).then(() => {
+    finish(`time limit of ${cfg.timeLimitS} s reached: partial results`);
+    process.exit(124);
+  });
 }, cfg.timeLimitS * 1000);
 deadline.unref();
 
@@ -168,18 +174,24 @@ const results = Object.fromEntries(servers.map((s) => [s.name, { notes: s.notes 
 async function withServer(server, profile, fn) {
   current = server;
   const t = Date.now();
-  await server.start(profile);
   try {
+    await server.start(profile);
     await server.provision(usersNeeded);
     if (results[server.name].iterations === undefined) results[server.name].iterations = await server.checkIterations();
-    return await fn();
+    const r = await fn();
+    for (const x of [r, ...Object.values(r ?? {})]) {
+      if (x && typeof x === 'object' && x.failed > 0 && x.errors?.length) server.notes.push(`${profile.name}: ${x.failed} failed logins, e.g. ${x.errors[0]}`);
+      if (x && typeof x === 'object' && x.notes?.length) server.notes.push(...x.notes.map((n) => `resume: ${n}`));
+    }
+    return r;
   } catch (err) {
     log(`${server.name} ${profile.name}: ${err.stack ?? err.message}`);
     const tail = server.tail(15);
     if (tail) log(tail);
-    return { error: err.message };
+    server.notes.push(`${profile.name}: ${err.message.split('\n')[0]}`);
+    return { error: err.message.split('\n')[0] };
   } finally {
-    await server.stop();
+    await server.stop().catch((e) => log(`stop ${server.name}: ${e.message}`));
     current = undefined;
     log(`${server.name} ${profile.name}: done in ${((Date.now() - t) / 1000).toFixed(1)} s`);
   }
@@ -223,7 +235,8 @@ async function main() {
               if (sm && s.name === 'strand' && s.plugins && !s.plugins.sm) continue;
               const x = await throughput(s, wopts, { sm, rep });
               runs[sm ? 'sm' : 'nosm'].push(x);
-              log(`   throughput ${sm ? 'SM on ' : 'SM off'} #${rep}: ${JSON.stringify(x)}`);
+              if (!x.ok) s.notes.push(`throughput SM ${sm ? 'on' : 'off'} run #${rep} failed: ${x.note}`);
+              log(`   throughput ${sm ? 'SM on ' : 'SM off'} #${rep}: ${JSON.stringify({ ...x, window: undefined })}`);
             }
           }
           out.throughput = summariseThroughput(runs);
@@ -263,8 +276,9 @@ function summariseThroughput(runs) {
       msgsPerCpuSec: median(ok.map((x) => x.msgsPerCpuSec)),
       serverCpuPct: median(ok.map((x) => x.serverCpuPct)),
       clientCpuPct: median(ok.map((x) => x.clientCpuPct)),
-      all: xs.map((x) => (x.ok ? Math.round(x.msgsPerSec) : `fail(${x.note})`)),
+      all: xs.map((x) => (x.ok ? Math.round(x.msgsPerSec) : 'failed')),
       errorsAtSender: xs.reduce((s, x) => s + (x.errorsAtSender ?? 0), 0),
+      windows: ok.map((x) => x.window),
     };
   };
   return { sm: sum(runs.sm), nosm: sum(runs.nosm) };
@@ -288,6 +302,7 @@ function gitRev() {
   }
 }
 
+let finished = false;
 try {
   await main();
 } catch (err) {
@@ -297,24 +312,29 @@ try {
   await cleanup();
   clearTimeout(deadline);
 }
+finish();
 
-const meta = {
-  date: startedAt.toISOString(),
-  durationS: Math.round((Date.now() - startedAt.getTime()) / 1000),
-  command: process.env.BENCH_COMMAND || `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
-  versions: versions(),
-  git: gitRev(),
-  machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`,
-  loadavg: os.loadavg().map((x) => x.toFixed(2)).join(' '),
-  cfg: { ...cfg },
-  label: cfg.label || (cfg.quick ? 'quick validation run (small parameters, not comparable to the full run)' : ''),
-};
-const report = renderReport(meta, results, cfg);
-process.stdout.write('\n' + report + '\n');
-writeFileSync(join(workDir, 'last-run.md'), report + '\n');
-writeFileSync(join(workDir, 'last-run.json'), JSON.stringify({ meta, results }, null, 2));
-if (cfg.record) {
-  appendFileSync(join(HERE, 'RESULTS.md'), '\n' + report + '\n');
-  log('appended to bench/RESULTS.md');
+function finish(problem) {
+  if (finished) return;
+  finished = true;
+  const meta = {
+    date: startedAt.toISOString(),
+    durationS: Math.round((Date.now() - startedAt.getTime()) / 1000),
+    command: process.env.BENCH_COMMAND || `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+    versions: versions(),
+    git: gitRev(),
+    machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`,
+    loadavg: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+    cfg: { ...cfg },
+    label: [cfg.label || (cfg.quick ? 'quick validation run (small parameters, not comparable to the full run)' : ''), problem].filter(Boolean).join(' — '),
+  };
+  const report = renderReport(meta, results, cfg);
+  process.stdout.write('\n' + report + '\n');
+  writeFileSync(join(workDir, 'last-run.md'), report + '\n');
+  writeFileSync(join(workDir, 'last-run.json'), JSON.stringify({ meta, results }, null, 2));
+  if (cfg.record) {
+    appendFileSync(join(HERE, 'RESULTS.md'), '\n' + report + '\n');
+    log('appended to bench/RESULTS.md');
+  }
+  log(`log: ${logFile}; results: ${join(workDir, 'last-run.json')}`);
 }
-log(`log: ${logFile}; results: ${join(workDir, 'last-run.json')}`);

@@ -1,7 +1,8 @@
 /**
  * Foundation acceptance: hostile or broken input on one connection gets its precise stream error
  * (RFC 6120 §4.9.3, §11) before the close tag, then the socket ends, while a bystander
- * conversation (alice → bob, @xmpp/client, every 20 ms) on the same server loses nothing.
+ * conversation (alice ⇄ bob, @xmpp/client, one message each way every 20 ms) on the same server
+ * loses nothing.
  *
  * Each case runs on its own raw TCP connection: the bytes received must be the server's header
  * (plus features and login replies where applicable), then exactly
@@ -190,11 +191,13 @@ describe('bad input: precise stream errors, no collateral damage', () => {
     clients.forEach((client, i) => expectStreamError(client, CASES[i]!.condition));
   });
 
-  it('the bystanders never noticed: every message arrived at bob, in order, and the server is intact', async () => {
+  it('the bystanders never noticed: every message arrived, in order, both ways, and the server is intact', async () => {
     const report = await chatter.finish(10_000);
     // The conversation overlapped every case (run() waits for a message sent during each).
     expect(report.sent).toBeGreaterThan(CASES.length);
-    expect(report.received).toEqual(Array.from({ length: report.sent }, (_, i) => String(i)));
+    const upTo = (n: number) => Array.from({ length: n }, (_, i) => String(i));
+    expect(report.received).toEqual(upTo(report.sent));
+    expect(report.receivedByAlice).toEqual(upTo(report.sentByBob));
     // Nothing leaked from the bad connections (pre-auth, spoofed or oversized messages to bob).
     expect(report.unexpected).toEqual([]);
     expect(report.incidents).toEqual([]);

@@ -7,7 +7,7 @@
  * (b) stanzas routed to the closing session never vanish: without stream management, messages go
  *     to offline storage (the only resource) and iqs bounce, nothing is written after the close tag;
  *     a peer that never answers is cut at `closeHandshake`;
- * (c) whitespace keepalives are not activity, stanzas are;
+ * (c) whitespace keepalives and XEP-0199 ping traffic are not activity, other stanzas are;
  * (d) the README's override module (host config `overrides:`) exempts accounts from the policy.
  *
  * Idle limit 1 s (sweep every 250 ms), `closeHandshake` 1 s.
@@ -149,23 +149,40 @@ describe('@strand/idle-close over real sockets', () => {
     expect(m).toContain('strand_idle_close_handshakes_total{reason="idle",result="timed-out"} 1');
   });
 
-  it('(c) whitespace keepalives do not keep a stream open; stanzas do', async () => {
+  it('(c) whitespace keepalives and XEP-0199 ping traffic do not keep a stream open; stanzas do', async () => {
     const srv = await server();
     const spaces = await wire(srv);
+    const pinger = await wire(srv);
     const talker = await wire(srv);
     await spaces.login('alice', 'secret', 'spaces');
+    await pinger.login('carol', 'secret', 'pinger');
     await talker.login('bob', 'secret', 'talker');
     const start = Date.now();
+    let n = 0;
     const keepalive = setInterval(() => void spaces.send(' '), 150);
+    // Client pings, and answers to (pretend) server pings: liveness, not use.
+    const ping = setInterval(() => {
+      n++;
+      void pinger.send(
+        n % 2
+          ? `<iq type='get' id='p${n}' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`
+          : `<iq type='result' id='s${n}' to='localhost'/>`,
+      );
+    }, 200);
     const talk = setInterval(() => void talker.send(`<presence/>`), 300);
     try {
-      await spaces.waitFor(CLOSE_TAG, 4000);
+      await Promise.all([spaces.waitFor(CLOSE_TAG, 4000), pinger.waitFor(CLOSE_TAG, 4000)]);
       expect(Date.now() - start).toBeLessThan(IDLE_S * 1000 + SWEEP_MS + 400);
       expect(afterBind(spaces)).toBe(CLOSE_TAG);
+      // The pings were answered; then the close tag, no stream error.
+      expect(pinger.text).toContain(`<iq type="result" id="p1" to="carol@localhost/pinger" from="localhost"/>`);
+      expect(pinger.text).toMatch(/<iq type="result" id="p\d+"[^>]*\/><\/stream:stream>$/);
+      expect(pinger.text).not.toContain('<stream:error');
       await sleep(1500); // > limit + sweep: the talker is still open
       expect(talker.text).not.toContain(CLOSE_TAG);
     } finally {
       clearInterval(keepalive);
+      clearInterval(ping);
       clearInterval(talk);
     }
     // Silent from now on: closed within the limit plus one sweep.
@@ -173,8 +190,7 @@ describe('@strand/idle-close over real sockets', () => {
     await talker.waitFor(CLOSE_TAG, 4000);
     expect(Date.now() - silentAt).toBeLessThan(IDLE_S * 1000 + SWEEP_MS + 400);
     expect(talker.text).not.toContain('<stream:error');
-    spaces.sendCloseAndEnd();
-    talker.sendCloseAndEnd();
-    await Promise.all([spaces.waitClosed(2000), talker.waitClosed(2000)]);
+    for (const w of [spaces, pinger, talker]) w.sendCloseAndEnd();
+    await Promise.all([spaces.waitClosed(2000), pinger.waitClosed(2000), talker.waitClosed(2000)]);
   });
 });

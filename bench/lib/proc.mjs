@@ -13,8 +13,30 @@ export function rssKb(pid) {
   }
 }
 
-/** utime+stime of `pid` in seconds (all threads), from /proc/PID/stat. */
+/**
+ * CPU time of `pid` in seconds, all threads. Nanosecond precision from the sum of
+ * /proc/PID/task/TID/schedstat (time on CPU) — utime+stime of /proc/PID/stat only has 10 ms
+ * ticks, too coarse for short runs; falls back to it when schedstat is unavailable.
+ */
 export function cpuSeconds(pid) {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        /* thread exited meanwhile */
+      }
+    }
+    if (ns > 0) return ns / 1e9;
+  } catch {
+    /* fall through */
+  }
+  return cpuSecondsStat(pid);
+}
+
+/** utime+stime of `pid` in seconds (all threads, including exited ones), from /proc/PID/stat. */
+export function cpuSecondsStat(pid) {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');

@@ -4,6 +4,7 @@ export function fmt(x, unit = '') {
   if (x === undefined || x === null || Number.isNaN(x)) return '—';
   if (typeof x === 'string') return x;
   const a = Math.abs(x);
+  if (Number.isInteger(x)) return x.toLocaleString('en-US') + unit;
   const s = a >= 100 ? Math.round(x).toLocaleString('en-US') : a >= 10 ? x.toFixed(1) : a >= 1 ? x.toFixed(2) : x.toFixed(3);
   return s + unit;
 }
@@ -25,10 +26,10 @@ export function renderReport(meta, results, cfg) {
     }
   };
   /** One row: label, getter, direction ('↑' higher is better, '↓' lower), unit, target text + test. */
-  const row = (label, f, dir = '', unit = '', target) => {
+  const row = (label, f, dir = '', unit = '', target, { noRatio = false } = {}) => {
     const vals = Object.fromEntries(names.map((n) => [n, get(n, f)]));
     const cells = [`${label}${dir ? ` ${dir}` : ''}`, ...names.map((n) => fmt(vals[n], unit))];
-    if (hasStrand) for (const p of peers) cells.push(typeof vals.strand === 'number' ? ratio(vals.strand, vals[p]) : '—');
+    if (hasStrand) for (const p of peers) cells.push(typeof vals.strand === 'number' && !noRatio ? ratio(vals.strand, vals[p]) : '—');
     if (hasStrand) {
       if (target) {
         const ok = target.test(vals);
@@ -76,10 +77,11 @@ export function renderReport(meta, results, cfg) {
       '↓',
       ' %',
       { text: '≤ 10 %', test: (v) => cmp(v.strand, (x) => x <= 10) },
+      { noRatio: true },
     );
-    row('SM overhead on CPU per message', (r) => num(100 * (tp(r).nosm.msgsPerCpuSec / tp(r).sm.msgsPerCpuSec - 1)), '↓', ' %');
-    row('server CPU % during throughput (SM on)', (r) => num(tp(r)?.sm?.serverCpuPct), '', ' %');
-    row('load-client CPU % during throughput (SM on)', (r) => num(tp(r)?.sm?.clientCpuPct), '', ' %');
+    row('SM overhead on CPU per message', (r) => num(100 * (tp(r).nosm.msgsPerCpuSec / tp(r).sm.msgsPerCpuSec - 1)), '↓', ' %', undefined, { noRatio: true });
+    row('server CPU % during throughput (SM on)', (r) => num(tp(r)?.sm?.serverCpuPct), '', ' %', undefined, { noRatio: true });
+    row('load-client CPU % during throughput (SM on)', (r) => num(tp(r)?.sm?.clientCpuPct), '', ' %', undefined, { noRatio: true });
     row('throughput runs msgs/s (SM on)', (r) => (tp(r)?.sm?.all ? tp(r).sm.all.join(', ') : r.throughputError ? `error: ${r.throughputError.slice(0, 60)}` : undefined));
     row('throughput runs msgs/s (SM off)', (r) => (tp(r)?.nosm?.all ? tp(r).nosm.all.join(', ') : undefined));
   }
@@ -106,7 +108,7 @@ export function renderReport(meta, results, cfg) {
     row('keepalive: server → client chars / pings answered in window', (r) => (ka(r) && !ka(r).error ? `${ka(r).charsFromServer} / ${ka(r).pingsAnswered}` : undefined));
     row('keepalive: sessions dropped by the server', (r) => (ka(r) && !ka(r).error ? ka(r).unexpectedClose : undefined), '↓');
   }
-  row('SCRAM-SHA-1 iteration count (read from the server)', (r) => r.iterations);
+  row('SCRAM-SHA-1 iteration count (read from the server)', (r) => r.iterations, '', '', undefined, { noRatio: true });
 
   const head = ['metric', ...names];
   if (hasStrand) head.push(...peers.map((p) => `strand ÷ ${p}`), 'Strand target');

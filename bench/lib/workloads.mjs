@@ -116,6 +116,13 @@ async function warmUp(server, n = 20) {
   await Promise.all(cs.map((c) => c.close(3000)));
 }
 
+/** `condition: text` of a `<stream:error/>`. */
+function streamErrorText(raw) {
+  const cond = /<([a-z-]+)\s+xmlns=['"]urn:ietf:params:xml:ns:xmpp-streams['"]/.exec(raw)?.[1] ?? 'stream error';
+  const text = /<text[^>]*>([^<]*)<\/text>/.exec(raw)?.[1];
+  return `stream error <${cond}/>${text ? ` "${text}"` : ''}`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // 1. idle sessions: RSS per session and logins per second
 
@@ -185,8 +192,18 @@ export async function throughput(server, o, { sm, rep }) {
       sender.stanzasOut += room;
       sender.write(chunk);
     };
-    receiver.setHandler((name) => {
-      if (name !== 'message') return;
+    let streamProblem;
+    const problem = (who, text) => {
+      streamProblem ??= `${who}: ${text}`;
+      finish();
+    };
+    receiver.on('close', () => problem('receiver', 'connection closed by the server'));
+    sender.on('close', () => problem('sender', 'connection closed by the server'));
+    receiver.setHandler((name, raw) => {
+      if (name !== 'message') {
+        if (localName(name) === 'error') problem('receiver', streamErrorText(raw));
+        return;
+      }
       received++;
       if (received === total) {
         t1 = process.hrtime.bigint();
@@ -199,7 +216,8 @@ export async function throughput(server, o, { sm, rep }) {
       }
     });
     sender.setHandler((name, raw) => {
-      if (attr(raw, 'type') === 'error') errorsAtSender++;
+      if (localName(name) === 'error') problem('sender', streamErrorText(raw));
+      else if (attr(raw, 'type') === 'error') errorsAtSender++;
     });
     const cpu0 = cpuSeconds(server.pid);
     const ccpu0 = process.cpuUsage();
@@ -211,8 +229,9 @@ export async function throughput(server, o, { sm, rep }) {
     clearTimeout(timer);
     const cpu1 = cpuSeconds(server.pid);
     const ccpu = process.cpuUsage(ccpu0);
-    if (outcome !== 'done') {
-      return { sm, rep, ok: false, received, sent, errorsAtSender, note: `timed out after ${o.throughputTimeoutMs} ms` };
+    if (outcome !== 'done' || streamProblem || received < total) {
+      const note = streamProblem ?? `timed out after ${o.throughputTimeoutMs} ms`;
+      return { sm, rep, ok: false, received, sent, errorsAtSender, note: `${note} after ${received} of ${total} messages` };
     }
     const seconds = Number(t1 - t0) / 1e9;
     const cpuS = cpu1 - cpu0;
@@ -229,6 +248,7 @@ export async function throughput(server, o, { sm, rep }) {
       clientCpuPct: (100 * (ccpu.user + ccpu.system)) / 1e6 / seconds,
       errorsAtSender,
       receiverAcksSent: sm ? receiver.hIn : undefined,
+      window: [String(t0), String(t1)], // CLOCK_MONOTONIC ns, for cpuprofile-top --windows
     };
   } finally {
     await Promise.all([sender.close(3000).catch(() => sender.destroy()), receiver.close(3000).catch(() => receiver.destroy())]);

@@ -154,7 +154,9 @@ export interface Session {
 
   /**
    * Sends a stanza to the client through the {@link OutboundStanzaInterceptor} chain; the final
-   * step writes it to the attached stream. This is the only way stanzas reach a client.
+   * step writes it to the attached stream while that stream is `open` (once a close has started,
+   * stanzas are refused and re-routed, or held by stream management). This is the only way
+   * stanzas reach a client.
    * @returns `'written'`, `'held'` (an interceptor took responsibility, e.g. SM hibernation) or
    *   `'refused'` (no stream could take it; the caller re-routes it like for an unavailable resource).
    */

@@ -82,7 +82,8 @@ export class IdleCloseSweepImpl implements StreamListener {
   /**
    * The idle limit of `stream` in **milliseconds**, 0 = never closed for idleness. Default:
    * `c2sIdle` for authenticated c2s streams, `componentIdle` for authenticated component streams.
-   * Read at every sweep, so an override may depend on the stream's current state.
+   * Asked when the stream authenticates (0 then: the stream is never watched) and again at every
+   * sweep (0 then: skipped this time), so an override may depend on the stream's current state.
    */
   protected limitMs(stream: XmlStream): number {
     if (!stream.authenticatedJid) return 0;

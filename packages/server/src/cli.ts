@@ -44,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
       if (!file) throw new Error('check-config needs a FILE');
       const config = (await loadConfig(file));
       // Plugin sections are validated by each plugin's own schema while assembling.
-      const server = await StrandServer.create({ ...config, storage: { kind: 'memory' } });
+      const server = await StrandServer.create({ ...config, storage: { kind: 'memory' }, log: oneShotLog(config.log) });
       void server;
       process.stdout.write(`${file}: OK (${Object.keys(config.plugins).length} plugins)\n`);
       return 0;
@@ -56,10 +56,7 @@ async function main(argv: string[]): Promise<number> {
       if (jid.domain !== config.domain) throw new Error(`${arg} is not on ${config.domain}`);
       const password = values.password ?? (await readPassword());
       if (!password) throw new Error('empty password');
-      // A one-shot command: no server log lines (e.g. "Strand stopped" from stop()) on stdout,
-      // which is reserved for the command's own result; warnings and errors are still logged.
-      const level = ['fatal', 'error', 'silent'].includes(config.log.level) ? config.log.level : 'warn';
-      const server = await StrandServer.create({ ...config, plugins: {}, overrides: [], log: { level } });
+      const server = await StrandServer.create({ ...config, plugins: {}, overrides: [], log: oneShotLog(config.log) });
       await server.container.get<Authenticator>(Authenticator).createAccount(jid.local, password);
       await server.stop();
       process.stdout.write(`created ${jid.bare().toString()}\n`);
@@ -69,6 +66,15 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`unknown command: ${command}\n\n${HELP}`);
       return 1;
   }
+}
+
+/**
+ * Log settings for one-shot commands (`check-config`, `adduser`): stdout is reserved for the
+ * command's own result, so the server's info lines ("plugin loaded", "Strand stopped") are
+ * dropped; warnings and errors are still logged.
+ */
+function oneShotLog(log: { level: string }): { level: string } {
+  return { level: ['fatal', 'error', 'silent'].includes(log.level) ? log.level : 'warn' };
 }
 
 async function readPassword(): Promise<string> {

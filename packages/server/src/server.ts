@@ -292,6 +292,9 @@ export class StrandServer {
       this.ports.http = await listen(srv, config.listen.http, host);
       this.servers.push(srv);
     }
+    // Collect every contribution now, so plugin construction errors and option warnings show at start.
+    const hooks = this.deps().hooks;
+    void [hooks.features, hooks.nonzas, hooks.iqHandlers, hooks.stanzaHandlers, hooks.inbound, hooks.outbound, hooks.streamListeners, hooks.sessionListeners];
     this.watchdog = c.get<Scheduler>(Scheduler).setInterval(() => this.sweep(), 1000);
     this.logger.info({ domain: config.domain, ports: this.ports }, 'Strand is listening');
     return this.ports;

@@ -42,6 +42,7 @@ export class SmFeatureImpl implements StreamFeatureProvider {
 
   constructor(@inject(SmConfig) private readonly config: SmConfigT) {}
 
+  /** The SM features for `post-auth` on an authenticated c2s stream without SM yet; else none. */
   offer(ctx: StreamContext, stage: FeatureStage): Element[] {
     if (stage !== 'post-auth' || ctx.stream.kind !== 'c2s' || !ctx.authenticatedJid) return [];
     if (ctx.stream.slots.get(SmStreamKey)) return [];
@@ -60,6 +61,7 @@ abstract class SmNonzaHandlerBase implements NonzaHandler {
 
   constructor(protected readonly manager: StreamManagerImpl) {}
 
+  /** Dispatches to {@link StreamManagerImpl.handleNonza}. */
   handle(ctx: StreamContext, el: Element): Promise<void> {
     return this.manager.handleNonza(ctx, el, this.xmlns);
   }
@@ -69,6 +71,7 @@ abstract class SmNonzaHandlerBase implements NonzaHandler {
 @injectable()
 export class Sm3NonzaHandlerImpl extends SmNonzaHandlerBase {
   readonly xmlns = SM_NS.SM_3;
+  /** @param manager the SM engine */
   constructor(@inject(StreamManagerImpl) manager: StreamManagerImpl) {
     super(manager);
   }
@@ -78,6 +81,7 @@ export class Sm3NonzaHandlerImpl extends SmNonzaHandlerBase {
 @injectable()
 export class Sm2NonzaHandlerImpl extends SmNonzaHandlerBase {
   readonly xmlns = SM_NS.SM_2;
+  /** @param manager the SM engine */
   constructor(@inject(StreamManagerImpl) manager: StreamManagerImpl) {
     super(manager);
   }
@@ -87,6 +91,7 @@ export class Sm2NonzaHandlerImpl extends SmNonzaHandlerBase {
 @injectable()
 export class Sm1NonzaHandlerImpl extends SmNonzaHandlerBase {
   readonly xmlns = SM_NS.SM_1;
+  /** @param manager the SM engine */
   constructor(@inject(StreamManagerImpl) manager: StreamManagerImpl) {
     super(manager);
   }
@@ -102,6 +107,7 @@ export class SmInboundCounterImpl implements InboundStanzaInterceptor {
 
   constructor(@inject(StreamManagerImpl) private readonly manager: StreamManagerImpl) {}
 
+  /** Counts the stanza in `h` once `next()` resolved (see {@link StreamManagerImpl.countInbound}). */
   intercept(ctx: StanzaContext, next: () => Promise<void>): Promise<void> {
     return this.manager.countInbound(ctx.stream, next);
   }
@@ -117,6 +123,7 @@ export class SmOutboundQueueImpl implements OutboundStanzaInterceptor {
 
   constructor(@inject(StreamManagerImpl) private readonly manager: StreamManagerImpl) {}
 
+  /** Records, holds or passes the stanza (see {@link StreamManagerImpl.sendOutbound}). */
   intercept(ctx: OutboundContext, next: () => Promise<SendResult>): Promise<SendResult> {
     return this.manager.sendOutbound(ctx.session, ctx.stanza, next);
   }
@@ -133,14 +140,17 @@ export class SmStreamListenerImpl implements StreamListener {
 
   constructor(@inject(StreamManagerImpl) private readonly manager: StreamManagerImpl) {}
 
+  /** `<r/>` as a liveness probe when SM is active on the stream (else `'pass'`). */
   onReadTimeout(ctx: StreamContext): 'handled' | 'pass' {
     return this.manager.readTimeout(ctx);
   }
 
-  onClosing(ctx: StreamContext): void {
-    this.manager.closing(ctx);
+  /** Final `<a h/>` (and `<r/>` on our own close). */
+  onClosing(ctx: StreamContext, options: { error?: CloseInfo['error']; reason?: string }): void {
+    this.manager.closing(ctx, options);
   }
 
+  /** Runs a spill that waited for the stream to close. */
   onClosed(ctx: StreamContext, _info: CloseInfo): Promise<void> {
     return this.manager.closed(ctx);
   }
@@ -156,10 +166,12 @@ export class SmSessionListenerImpl implements SessionListener {
 
   constructor(@inject(StreamManagerImpl) private readonly manager: StreamManagerImpl) {}
 
+  /** Claims (hibernates) a resumable SM session. */
   onTransportLost(session: Session): boolean {
     return this.manager.transportLost(session);
   }
 
+  /** Retains the final `h` and spills the queue. */
   onEnded(session: Session, reason: SessionEndReason): Promise<void> {
     return this.manager.ended(session, reason);
   }

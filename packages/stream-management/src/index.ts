@@ -44,4 +44,5 @@ const streamManagement = definePlugin({
   module: (config) => streamManagementModule(config),
 });
 
+/** The plugin definition (default export). */
 export default streamManagement;

@@ -22,18 +22,30 @@ import { Metrics, type CounterMetric, type GaugeMetric, type Metrics as MetricsT
 /** The metrics of the plugin, created once per container. */
 @injectable()
 export class SmMetricsImpl {
+  /** `strand_sm_enabled_total{version,resume}` */
   readonly enabled: CounterMetric;
+  /** `strand_sm_enable_failed_total{reason}` */
   readonly enableFailed: CounterMetric;
+  /** `strand_sm_resumed_total{version}` */
   readonly resumed: CounterMetric;
+  /** `strand_sm_resume_failed_total{reason}` */
   readonly resumeFailed: CounterMetric;
+  /** `strand_sm_expired_total` */
   readonly expired: CounterMetric;
+  /** `strand_sm_spilled_total{path}` */
   readonly spilled: CounterMetric;
+  /** `strand_sm_offline_flushed_total` */
   readonly offlineFlushed: CounterMetric;
+  /** `strand_sm_ack_timeouts_total` */
   readonly ackTimeouts: CounterMetric;
+  /** `strand_sm_handled_count_too_high_total` */
   readonly handledCountTooHigh: CounterMetric;
+  /** `strand_sm_queue_depth` (stanzas) */
   readonly queueDepth: GaugeMetric;
+  /** `strand_sm_hibernating_sessions` */
   readonly hibernating: GaugeMetric;
 
+  /** @param m the host's metrics registry */
   constructor(@inject(Metrics) m: MetricsT) {
     this.enabled = m.counter('strand_sm_enabled_total', 'Stream management sessions enabled', ['version', 'resume']);
     this.enableFailed = m.counter('strand_sm_enable_failed_total', 'Refused <enable/> requests', ['reason']);

@@ -45,6 +45,7 @@ export interface SmIdRegistry {
    * Remembers the final `h` of an ended session for `ttlMs` milliseconds (0: not at all). The ID
    * stays reserved meanwhile.
    */
+  /** {@inheritDoc SmIdRegistry.retain} */
   retain(id: string, record: Omit<RetainedSmId, 'expiresAt'>, ttlMs: number): void;
   /** The retained record of `id`, unless expired. */
   retained(id: string): RetainedSmId | undefined;
@@ -65,6 +66,7 @@ export class MemorySmIdRegistryImpl implements SmIdRegistry {
 
   constructor(@inject(Clock) private readonly clock: ClockT) {}
 
+  /** {@inheritDoc SmIdRegistry.issue} */
   issue(record: SmIdRecord): string {
     this.prune();
     let id = this.generate();
@@ -76,10 +78,12 @@ export class MemorySmIdRegistryImpl implements SmIdRegistry {
     return id;
   }
 
+  /** {@inheritDoc SmIdRegistry.lookup} */
   lookup(id: string): SmIdRecord | undefined {
     return this.live.get(id);
   }
 
+  /** {@inheritDoc SmIdRegistry.unregister} */
   unregister(id: string): void {
     this.live.delete(id);
   }
@@ -91,6 +95,7 @@ export class MemorySmIdRegistryImpl implements SmIdRegistry {
     this.kept.set(id, { ...record, expiresAt: this.clock.now() + ttlMs });
   }
 
+  /** {@inheritDoc SmIdRegistry.retained} */
   retained(id: string): RetainedSmId | undefined {
     this.prune();
     return this.kept.get(id);

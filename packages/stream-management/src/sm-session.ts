@@ -9,6 +9,7 @@
  * @packageDocumentation
  */
 import {
+  Element as XmlElement,
   cloneElement,
   defineSessionKey,
   defineStreamKey,
@@ -18,7 +19,6 @@ import {
   type Timer,
   type XmlStream,
 } from '@strand/core';
-import { parse } from 'ltx';
 import { distance32 } from './counters.js';
 import { UnackedQueue } from './unacked-queue.js';
 import { isSmNamespace, type SmNamespace } from './namespaces.js';
@@ -103,6 +103,10 @@ export class SmSessionState {
   /** A close for queue overflow was started. */
   overflowing = false;
 
+  /**
+   * @param ns the namespace SM was enabled with
+   * @param opts SM-ID, resumption window (**seconds**), initial acknowledged count, phase
+   */
   constructor(ns: SmNamespace, opts: { id?: string; timeoutSec?: number; acked?: number; phase?: SmPhase } = {}) {
     this.ns = ns;
     this.id = opts.id;
@@ -140,6 +144,31 @@ export class SmSessionState {
   }
 }
 
+/** An element as JSON: text nodes are strings; elements are `{ n: name, a: attrs, c: children }`. */
+export type ElementJson = string | { n: string; a: Record<string, string>; c: ElementJson[] };
+
+/** Serialises an element tree to {@link ElementJson} (no XML parser needed to read it back). */
+export function elementToJson(el: Element): ElementJson {
+  const attrs: Record<string, string> = {};
+  for (const [k, v] of Object.entries(el.attrs)) if (v !== undefined && v !== null) attrs[k] = String(v);
+  return {
+    n: el.name,
+    a: attrs,
+    c: el.children.map((c) => (typeof c === 'string' ? c : elementToJson(c as Element))),
+  };
+}
+
+/** Rebuilds an element from {@link elementToJson} output. @throws Error on a malformed value */
+export function elementFromJson(j: ElementJson): Element {
+  if (typeof j === 'string' || !j || typeof j.n !== 'string') throw new Error('not an element');
+  const el = new XmlElement(j.n, j.a);
+  for (const c of j.c) {
+    if (typeof c === 'string') el.children.push(c);
+    else el.cnode(elementFromJson(c));
+  }
+  return el;
+}
+
 /** Serialised form of {@link SmSessionState} (version 1). */
 export interface SmSessionJson {
   v: 1;
@@ -148,7 +177,7 @@ export interface SmSessionJson {
   timeoutSec: number;
   inbound: number;
   acked: number;
-  queue: Array<{ xml: string; at: number }>;
+  queue: Array<{ stanza: ElementJson; at: number }>;
   writtenSeq: number;
   lastRequestSeq: number;
   lastHandledU: number | null;
@@ -159,11 +188,12 @@ export interface SmSessionJson {
 }
 
 /**
- * Codec of {@link SmSessionKey}: stanzas are serialised as XML strings. A decoded state has no
+ * Codec of {@link SmSessionKey}: stanzas are serialised as JSON element trees ({@link ElementJson}). A decoded state has no
  * stream, so an `enabling`/`attached`/`resuming` state decodes as `hibernating` (another node
  * picks the session up detached); timers are not serialised and must be re-armed by the owner.
  */
 export const smSessionCodec: SlotCodec<SmSessionState> = {
+  /** State → JSON (runtime fields left out). */
   encode(s: SmSessionState): JsonValue {
     const json: SmSessionJson = {
       v: 1,
@@ -172,7 +202,7 @@ export const smSessionCodec: SlotCodec<SmSessionState> = {
       timeoutSec: s.timeoutSec,
       inbound: s.inbound,
       acked: s.queue.acked,
-      queue: s.queue.toArray().map((q) => ({ xml: q.stanza.toString(), at: q.at })),
+      queue: s.queue.toArray().map((q) => ({ stanza: elementToJson(q.stanza), at: q.at })),
       writtenSeq: s.writtenSeq,
       lastRequestSeq: s.lastRequestSeq,
       lastHandledU: s.lastHandledU ?? null,
@@ -183,6 +213,7 @@ export const smSessionCodec: SlotCodec<SmSessionState> = {
     };
     return json as unknown as JsonValue;
   },
+  /** JSON → state, detached (`hibernating`) unless it had ended. @throws Error if not a v1 state */
   decode(raw: JsonValue): SmSessionState {
     const j = raw as unknown as SmSessionJson;
     if (!j || j.v !== 1 || !isSmNamespace(j.ns)) throw new Error('not a stream management session state (v1)');
@@ -196,7 +227,7 @@ export const smSessionCodec: SlotCodec<SmSessionState> = {
     s.inbound = j.inbound;
     s.queue = UnackedQueue.from(
       j.acked,
-      j.queue.map((q) => ({ stanza: parse(q.xml) as Element, at: q.at })),
+      j.queue.map((q) => ({ stanza: elementFromJson(q.stanza), at: q.at })),
     );
     s.writtenSeq = j.writtenSeq;
     s.lastRequestSeq = j.lastRequestSeq;

@@ -556,11 +556,13 @@ export class StreamManagerImpl {
   // ================================================================== closing
 
   /**
-   * Our close handshake starts (idle close, kick, shutdown, protocol error, conflict…): the last
-   * chance to write. Sends `<a h/>` and, when stanzas are unacked and no `<r/>` is outstanding,
-   * `<r/>`; the peer's `<a/>` is still processed until its close tag.
+   * The close handshake starts (idle close, kick, shutdown, protocol error…, or the peer's close
+   * tag): the last chance to write. Sends `<a h/>` (the client learns which of its stanzas were
+   * handled) and — on our own close, when stanzas are unacked and no `<r/>` is outstanding —
+   * `<r/>`; the peer's `<a/>` is still processed until its close tag. After the peer's close tag
+   * no `<a/>` can follow, so no `<r/>` is sent then.
    */
-  closing(ctx: StreamContext): void {
+  closing(ctx: StreamContext, options: { reason?: string } = {}): void {
     const b = ctx.stream.slots.get(SmStreamKey);
     if (!b || !b.active || b.closing) return;
     b.closing = true;
@@ -572,7 +574,8 @@ export class StreamManagerImpl {
     } else {
       ctx.stream.writeNonza(ackElement(state.ns, state.inbound));
     }
-    if (!b.protocolFailure && !state.outstandingR && state.unackedWritten > 0) {
+    const peerClosed = options.reason === 'peer-close';
+    if (!peerClosed && !b.protocolFailure && !state.outstandingR && state.unackedWritten > 0) {
       if (state.ns === SM_NS.SM_1) {
         if (state.lastSentU !== state.writtenSeq && ctx.stream.writeNonza(sm1RequestElement(state.writtenSeq))) {
           state.lastSentU = state.writtenSeq;
@@ -890,6 +893,7 @@ export class StreamManagerImpl {
     state.phase = phase;
   }
 
+  /** Cancels and forgets one timer of `state`. */
   protected cancelTimer(state: SmSessionState, which: keyof SmSessionState['timers']): void {
     state.timers[which]?.cancel();
     delete state.timers[which];

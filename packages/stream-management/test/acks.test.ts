@@ -52,6 +52,20 @@ describe('inbound h (XEP-0198 §4)', () => {
     expect(smState(c2).inbound).toBe(0);
   });
 
+  it('works the same in urn:xmpp:sm:2', async () => {
+    const host = await smHost({ ackRequestEvery: 2, ackRequestQuietMs: 60_000 });
+    const { client } = await enabledClient(host, { ns: 'urn:xmpp:sm:2' });
+    await client.receive(`<presence/>`);
+    client.clearSent();
+    await client.receive(`<r xmlns='urn:xmpp:sm:2'/>`);
+    expect(await next(client)).toBe(`<a xmlns="urn:xmpp:sm:2" h="1"/>`);
+    await deliver(host, 'alice@localhost/r1', '1');
+    await deliver(host, 'alice@localhost/r1', '2');
+    expect(str(client.sent().at(-1)!)).toBe(`<r xmlns="urn:xmpp:sm:2"/>`);
+    await client.receive(`<a xmlns='urn:xmpp:sm:2' h='2'/>`);
+    expect(smState(client).queue.length).toBe(0);
+  });
+
   it('wraps h from 2^32-1 to 0', async () => {
     const host = await smHost();
     const { client } = await enabledClient(host);

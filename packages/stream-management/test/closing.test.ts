@@ -13,7 +13,11 @@ describe('which closes end the session (XEP-0198 §6 "Stream Closure")', () => {
     await client.receive(`<presence/>`);
     for (const b of ['1', '2', '3']) await deliver(host, 'alice@localhost/r1', b);
     await client.receive(`<a xmlns='urn:xmpp:sm:3' h='1'/>`); // RECOMMENDED final ack before closing
+    client.clearSent();
     await client.closeFromPeer();
+    // answering the peer's close: our final <a h/>, no <r/> (nothing can answer it any more)
+    expect(client.sent().map(str)).toEqual([`<a xmlns="urn:xmpp:sm:3" h="1"/>`, str(client.sent()[1]!)]);
+    expect(isCloseTag(client.sent()[1]!)).toBe(true);
     expect(host.sessions.endedSessions.map((e) => e.reason)).toEqual(['closed']);
     expect(await offlineBodies(host)).toEqual(['2', '3']);
     const c2 = await reconnect(host);

@@ -1,10 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { ContainerModule, inject, injectable } from 'inversify';
 import {
+  NS,
   OutboundStanzaInterceptor,
   Priority,
   xml,
-  type Element,
   type FeatureStage,
   type OutboundContext,
   type SendResult,
@@ -15,22 +15,15 @@ import {
   SmFeatureImpl,
   SmSessionKey,
   smSessionCodec,
-  type SmConfig as SmConfigT,
 } from '../src/index.js';
 import { bodies, deliver, enabledClient, reconnect, smHost, smState } from './helpers.js';
 
 // ---- the README's override example, verbatim
-@injectable()
-class OnlySm3Feature extends SmFeatureImpl {
-  constructor(@inject(SmConfig) config: SmConfigT) { super(config); }
-  override offer(ctx: StreamContext, stage: FeatureStage): Element[] {
-    return super.offer(ctx, stage).filter((el) => el.attrs.xmlns === 'urn:xmpp:sm:3');
-  }
+@injectable() class OnlySm3Feature extends SmFeatureImpl {
+  constructor(@inject(SmConfig) config: SmConfig) { super(config); }
+  override offer(ctx: StreamContext, stage: FeatureStage) { return super.offer(ctx, stage).filter((el) => el.attrs.xmlns === NS.SM_3); }
 }
-const overrides = new ContainerModule(({ bind, rebind }) => {
-  bind(OnlySm3Feature).toSelf().inSingletonScope();
-  rebind(SmFeatureImpl).toService(OnlySm3Feature);
-});
+const overrides = new ContainerModule(({ bind, rebind }) => { bind(OnlySm3Feature).toSelf().inSingletonScope(); rebind(SmFeatureImpl).toService(OnlySm3Feature); });
 // ----
 
 describe('DI', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { streamError, xml } from '@strand/core';
-import { parse } from 'ltx';
+import { parseXml as parse } from '@strand/testing';
 import { ackElement, parseAck, requestElement } from '../src/acks.js';
 import { enabledElement, failedElement, parseEnable } from '../src/enable.js';
 import { handledCountTooHighError } from '../src/errors.js';

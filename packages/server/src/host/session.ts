@@ -63,6 +63,8 @@ export class SessionImpl implements Session {
 
   private writeToStream(stanza: Element): boolean {
     const s = this.stream;
-    return s !== undefined && s.writeStanza(stanza);
+    // Stanzas are refused as soon as a close starts (state `closing`): the caller re-routes them or
+    // stream management holds them; only nonzas may still be written during `onClosing`.
+    return s !== undefined && s.state === 'open' && s.writeStanza(stanza);
   }
 }

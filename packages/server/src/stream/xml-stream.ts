@@ -356,6 +356,12 @@ export class XmlStreamImpl implements XmlStream {
   destroy(reason = 'destroyed'): void {
     if (this._state === 'closed') return;
     this.destroySocket();
+    if (this._state === 'closing') {
+      // A close already decided the session's fate (e.g. an idle close ends it): a destroy in the
+      // middle of that handshake must not turn it into a resumable transport loss.
+      this.finishClose(true);
+      return;
+    }
     this.finish({ initiator: 'transport', handshakeTimedOut: false, endSession: false, reason });
   }
 

@@ -37,8 +37,11 @@ describe('interop: slixmpp resumes', () => {
     let stderr = '';
     const waiters: { re: RegExp; resolve: () => void }[] = [];
     child.stdout.setEncoding('utf8');
+    let partial = '';
     child.stdout.on('data', (chunk: string) => {
-      lines.push(...chunk.split('\n').filter(Boolean));
+      const parts = (partial + chunk).split('\n');
+      partial = parts.pop()!; // a line may be split across chunks
+      lines.push(...parts.filter(Boolean));
       for (const w of [...waiters]) if (lines.some((l) => w.re.test(l))) { waiters.splice(waiters.indexOf(w), 1); w.resolve(); }
     });
     child.stderr.on('data', (d) => (stderr += String(d)));
