@@ -185,7 +185,7 @@ describe('strand CLI', () => {
     const exit = await server.waitExit((CLOSE_HANDSHAKE_S + 3) * 1000);
     expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 0, signal: null });
     // Bounded by the close handshake timeout (plus the exit path: storage closed, process exit).
-    expect(exit.at - killedAt).toBeLessThan(CLOSE_HANDSHAKE_S * 1000 + 1500);
+    expect(exit.at - killedAt).toBeLessThan(CLOSE_HANDSHAKE_S * 1000 + 4000);
     // The silent peer held shutdown until the deadline: it was not cut early.
     expect(exit.at - killedAt).toBeGreaterThanOrEqual(CLOSE_HANDSHAKE_S * 1000 - 100);
     await silent.waitClosed(2000);

@@ -42,6 +42,7 @@ import { InboundProcessor } from './host/inbound.js';
 import { MaxResourcesPerAccount, SessionRegistryImpl } from './host/registry.js';
 import { AccountExists } from './host/router.js';
 import { createLogger } from './logger.js';
+import { validatePluginSection } from './config/load.js';
 import { AuthenticatorImpl, ScramIterations } from './sasl/index.js';
 import { XmlStreamImpl } from './stream/xml-stream.js';
 import { WebSocketEndpoint, WebSocketXmlStream, type XmppWebSocket } from './websocket/index.js';
@@ -217,11 +218,8 @@ export class StrandServer {
     const features: string[] = [];
     for (const [name, section] of Object.entries(this.config.plugins)) {
       const def = this.options.plugins?.[name] ?? (await importPlugin(name));
-      const parsed = def.configSchema.safeParse(section ?? {});
-      if (!parsed.success) {
-        const issues = parsed.error.issues.map((i) => `plugins.${name}${i.path.length ? '.' + i.path.join('.') : ''}: ${i.message}`);
-        throw new Error(`invalid plugin configuration:\n  ${issues.join('\n  ')}`);
-      }
+      // Throws ConfigError naming each issue's path, e.g. plugins.@strand/keepalive.maxInterval.
+      const parsed = { data: validatePluginSection(name, def.configSchema, section) };
       (this.config.plugins as Record<string, unknown>)[name] = parsed.data;
       this.container.load(def.module(parsed.data));
       features.push(...(def.features ?? []));
