@@ -42,11 +42,13 @@ const DEFAULTS = {
   'strand-node-args': '',
   'time-limit': 5400,
   settle: 3,
+  'rss-settle': 25,
+  'strand-gc': '1',
   label: '',
   record: false,
   quick: false,
 };
-const QUICK = { idle: '100', messages: 2000, repeat: 3, rounds: 5, 'keepalive-sessions': 200, 'keepalive-window': 10, settle: 2 };
+const QUICK = { idle: '100', messages: 2000, repeat: 3, rounds: 5, 'keepalive-sessions': 200, 'keepalive-window': 10, settle: 2, 'rss-settle': 20 };
 
 const options = Object.fromEntries(
   Object.entries(DEFAULTS).map(([k, v]) => [k, { type: typeof v === 'boolean' ? 'boolean' : 'string' }]),
@@ -94,6 +96,8 @@ const cfg = {
   strandNodeArgs: String(opt('strand-node-args')).split(',').filter(Boolean),
   timeLimitS: num('time-limit'),
   settleMs: num('settle') * 1000,
+  rssSettleMs: num('rss-settle') * 1000,
+  strandGc: !['0', 'false', 'no', 'off'].includes(String(opt('strand-gc'))),
   label: String(opt('label')),
   record: !!(flags.record ?? process.env.BENCH_RECORD === '1'),
   quick,
@@ -208,13 +212,14 @@ async function main() {
   if (await portOpen(5222)) log('note: something listens on 127.0.0.1:5222 (a system XMPP service?); it keeps running and may disturb the measurements');
 
   const defaultProfile = { name: 'default', nodeArgs: cfg.strandNodeArgs };
+  const idleProfile = { name: 'idle', nodeArgs: cfg.strandNodeArgs, gcOnSignal: cfg.strandGc };
   const kaProfile = { name: 'keepalive', keepalive: true, nodeArgs: cfg.strandNodeArgs };
 
   if (cfg.workloads.includes('idle')) {
     for (const n of cfg.idleNs) {
       for (const s of servers) {
         log(`== idle ${n}: ${s.name}`);
-        const r = await withServer(s, defaultProfile, () => idle(s, wopts, n));
+        const r = await withServer(s, idleProfile, () => idle(s, wopts, n));
         (results[s.name].idle ??= {})[n] = r;
         log(`   ${JSON.stringify(r)}`);
       }

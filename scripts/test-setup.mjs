@@ -2,10 +2,10 @@
 // Prepares everything the test suite needs on a fresh machine, idempotently:
 //  1. a throwaway test CA and a `localhost` certificate signed by it (test/.certs), which the
 //     tests trust through NODE_EXTRA_CA_CERTS (set by scripts/run-tests.mjs);
-//  2. Debian packages for interop peers (python3-slixmpp). Missing packages are installed with
+//  2. Debian packages for interop peers (python3-slixmpp, prosody). Missing packages are installed with
 //     apt-get; if that fails the script fails loudly — interop tests are never skipped.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generate } from 'selfsigned';
@@ -59,8 +59,21 @@ function python(code) {
   return spawnSync(DEBIAN_PYTHON, ['-c', code], { stdio: 'ignore' }).status === 0;
 }
 
+function executable(path) {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function ensureDebianPackages() {
-  const wanted = [{ pkg: 'python3-slixmpp', check: () => python('import slixmpp') }];
+  const wanted = [
+    { pkg: 'python3-slixmpp', check: () => python('import slixmpp') },
+    // Prosody 0.12 for the XEP-0114 component interop tests (test/component-prosody.test.ts).
+    { pkg: 'prosody', check: () => executable('/usr/bin/prosody') && executable('/usr/bin/prosodyctl') },
+  ];
   const missing = wanted.filter((w) => !w.check()).map((w) => w.pkg);
   if (missing.length === 0) return;
   console.log(`test-setup: installing Debian packages: ${missing.join(' ')}`);

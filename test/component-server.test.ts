@@ -194,7 +194,7 @@ describe('XEP-0114 listener: routing, disco, addressing rules', () => {
     const result = await alice.xmpp.iqCaller.request(
       xml('iq', { type: 'get', to: 'localhost' }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#items' })),
     );
-    const items = result.getChild('query')!.getChildren('item').map((i) => i.attrs.jid);
+    const items = result.getChild('query')!.getChildren('item').map((i: { attrs: Record<string, string> }) => i.attrs.jid);
     expect(items).toEqual([COMPONENT]);
   });
 
@@ -274,6 +274,34 @@ describe('XEP-0114 listener with plugins', () => {
       expect(infoOf(srv).components.has(COMPONENT)).toBe(false);
     } finally {
       raw.destroy();
+      await srv.stop();
+    }
+  });
+
+  it('read timeouts run onReadTimeout listeners for a silent component stream', async () => {
+    const srv = await startComponentServer({ timeouts: { preAuth: 60, closeHandshake: 2, read: 1 } });
+    const { raw } = await rawComponent(srv.componentPort);
+    try {
+      const rec = srv.recorder.authenticated().at(-1)!;
+      await until(() => rec.events.includes('read-timeout'), 'onReadTimeout', 4000);
+      expect(rec.stream.state).toBe('open');
+    } finally {
+      raw.destroy();
+      await raw.ended;
+      await srv.stop();
+    }
+  });
+
+  it('a component that never completes the handshake is closed after timeouts.preAuth', async () => {
+    const srv = await startComponentServer({ timeouts: { preAuth: 1, closeHandshake: 2, read: 300 } });
+    const raw = await RawClient.connect(srv.componentPort);
+    try {
+      raw.send(componentHeader());
+      await raw.waitFor(CLOSE_TAG, 4000);
+      expect(raw.received).toContain('<connection-timeout xmlns="urn:ietf:params:xml:ns:xmpp-streams"/>');
+    } finally {
+      raw.destroy();
+      await raw.ended;
       await srv.stop();
     }
   });

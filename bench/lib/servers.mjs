@@ -211,7 +211,9 @@ ${plugins.length ? plugins.join('\n') : '  {}'}
     if (!this.plugins) await this.detectPlugins();
     const cfg = this.writeConfig(profile);
     this.configFile = cfg;
-    const args = [...(profile.nodeArgs ?? []), this.cli, 'start', '--config', cfg];
+    this.gcEnabled = !!profile.gcOnSignal;
+    const gcArgs = profile.gcOnSignal ? ['--expose-gc', `--import=${join(this.repo, 'bench/lib/gc-on-signal.mjs')}`] : [];
+    const args = [...gcArgs, ...(profile.nodeArgs ?? []), this.cli, 'start', '--config', cfg];
     this.spawnLogged(process.execPath, args, { cwd: this.dir });
     this.pid = this.launcherPid;
     // first start with sqlite creates the accounts (2 × PBKDF2 each): allow time for it
@@ -221,6 +223,17 @@ ${plugins.length ? plugins.join('\n') : '  {}'}
 
   async provision() {
     // accounts come from the generated config (created at start when absent)
+  }
+
+  /** Full GC now, when started with the gc-on-signal preload (idle workload); false otherwise. */
+  requestGc() {
+    if (!this.gcEnabled || !this.pid) return false;
+    try {
+      process.kill(this.pid, 'SIGUSR2');
+      return true;
+    } catch {
+      return false;
+    }
   }
 }
 

@@ -126,15 +126,38 @@ function streamErrorText(raw) {
 // ---------------------------------------------------------------------------------------------
 // 1. idle sessions: RSS per session and logins per second
 
+/**
+ * RSS after `ms` of quiet (sampled each second, the last value counts). With a server that can
+ * be asked for a full GC (Strand: `server.requestGc()`, see gc-on-signal.mjs) it is asked at the
+ * start and again 2 s before the reading: V8 frees memory lazily (its memory reducer and page
+ * unmapper run seconds later, moving tens of MB), which would otherwise be charged against or
+ * credited to the sessions at random.
+ */
+async function settledRss(server, ms) {
+  const samples = [];
+  const gc = typeof server.requestGc === 'function' && server.requestGc();
+  const end = Date.now() + ms;
+  let asked = false;
+  do {
+    await sleep(Math.min(1000, Math.max(0, end - Date.now())));
+    if (gc && !asked && end - Date.now() <= 2500) {
+      server.requestGc();
+      asked = true;
+    }
+    samples.push(rssKb(server.pid));
+  } while (Date.now() < end);
+  return { kb: samples.at(-1), min: Math.min(...samples), max: Math.max(...samples), gc: !!gc };
+}
+
 export async function idle(server, o, n) {
   await warmUp(server, Math.min(20, n));
-  await sleep(o.settleMs);
-  const rssBefore = rssKb(server.pid);
+  const before = await settledRss(server, o.rssSettleMs);
+  const rssBefore = before.kb;
   const pool = new WorkerPool(o.workers, o.log);
   try {
     const r = await loginSessions(pool, server, { n, sm: true, concurrency: o.concurrency, timeoutMs: o.loginTimeoutMs });
-    await sleep(o.settleMs);
-    const rssAfter = rssKb(server.pid);
+    const after = await settledRss(server, o.rssSettleMs);
+    const rssAfter = after.kb;
     const stats = await pool.all(() => ({ cmd: 'stats' }));
     const open = stats.reduce((s, x) => s + (x.open ?? 0), 0);
     await pool.all(() => ({ cmd: 'close' }));
@@ -147,6 +170,8 @@ export async function idle(server, o, n) {
       rssBeforeKb: rssBefore,
       rssAfterKb: rssAfter,
       rssPerSessionKb: r.ok ? (rssAfter - rssBefore) / r.ok : undefined,
+      rssSamplesKb: { before: [before.min, before.max], after: [after.min, after.max] },
+      rssAfterForcedGc: before.gc,
       loginSeconds: r.seconds,
       loginsPerSec: r.ok / r.seconds,
       serverCpuMsPerLogin: r.ok ? (r.serverCpuS * 1000) / r.ok : undefined,

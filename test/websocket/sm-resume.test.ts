@@ -104,7 +104,12 @@ for (const transport of ['tcp', 'websocket'] as const) {
           }
         }, 5);
         if (process.env.SMDBG) console.log('drop', drops, i, a.resumes, a.xmpp.status);
-        if (process.env.SMDBG) a.xmpp.on('status', (st: string) => console.log('status', st));
+        if (process.env.SMDBG && drops === 0) {
+          a.xmpp.on('status', (st: string) => console.log('status', st));
+          a.xmpp.on('element', (e: Element) => console.log('IN', e.toString().slice(0, 200)));
+          a.xmpp.on('send', (e: Element) => console.log('OUT', e.toString().slice(0, 200)));
+          a.xmpp.on('error', (e: Error) => console.log('ERR', e.message));
+        }
         if (drops % 2 === 0) a.dropSocket();
         else registry.getLocal('alice@localhost/phone')?.stream?.destroy('test: server-side drop');
         drops++;

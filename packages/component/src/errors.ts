@@ -10,7 +10,6 @@ export const FATAL_CONDITIONS: ReadonlySet<string> = new Set<StreamErrorConditio
   'not-authorized',
   'host-unknown',
   'invalid-namespace',
-  'improper-addressing',
 ]);
 
 /** Base class of the errors of this package. */

@@ -131,7 +131,8 @@ class ComponentServerInfo implements ServerInfo {
  *
  * Inside it, the core hooks mean what they mean on the server, seen from the component:
  * `ServerInfo.domain` is the component's domain and `ServerInfo.startedAt` the time `start()` was
- * first called (so XEP-0318 uptime answers come from the same code path as on a server); the
+ * called, kept across reconnects (so XEP-0318 uptime answers come from the same code path as on a
+ * server); the
  * connection to the server is an `XmlStream` of kind `component` whose stream listeners run as on
  * the server side; stanzas from the server run through inbound interceptors, stanza handlers and
  * iq handlers; `Router.route()` sends to the server. There are no client sessions
@@ -168,7 +169,6 @@ export class ComponentHost extends EventEmitter<ComponentHostEvents> {
   private _status: ComponentHostStatus = 'offline';
   private current: ComponentStreamImpl | undefined;
   private connectionSeq = 0;
-  private started = false;
   private stopping = false;
   private attempts = 0;
   private reconnectTimer: Timer | undefined;
@@ -227,7 +227,11 @@ export class ComponentHost extends EventEmitter<ComponentHostEvents> {
       },
       unhandled: (ctx: StanzaContext) => {
         if (this.listenerCount('stanza') === 0) return false;
-        this.emit('stanza', ctx.stanza, ctx);
+        try {
+          this.emit('stanza', ctx.stanza, ctx);
+        } catch (err) {
+          this.logger.error({ err }, 'stanza listener failed');
+        }
         return true;
       },
       iqResponse: (iq: Element) => this.forwardToMiddleware(iq),
@@ -301,7 +305,7 @@ export class ComponentHost extends EventEmitter<ComponentHostEvents> {
   }
 
   /**
-   * Connects and authenticates. `ServerInfo.startedAt` is set at the first call.
+   * Connects and authenticates. `ServerInfo.startedAt` is set to now (reconnects keep it).
    * @returns resolves once the handshake succeeded
    * @throws ComponentAuthError wrong secret (`not-authorized`) or unknown component (`host-unknown`)
    * @throws ComponentStreamError another stream error, e.g. `conflict` (already connected)
@@ -309,10 +313,7 @@ export class ComponentHost extends EventEmitter<ComponentHostEvents> {
    */
   async start(): Promise<void> {
     if (this._status !== 'offline') throw new ComponentError(`cannot start: the host is ${this._status}`);
-    if (!this.started) {
-      this.started = true;
-      this.info.startedAt = this.clock.now();
-    }
+    this.info.startedAt = this.clock.now();
     this.stopping = false;
     this.attempts = 0;
     this._status = 'connecting';
@@ -331,7 +332,7 @@ export class ComponentHost extends EventEmitter<ComponentHostEvents> {
    * `timeouts.closeHandshake`) before the socket is ended. Idempotent.
    */
   async stop(): Promise<void> {
-    if (this._status === 'offline' && !this.current) return;
+    if (this._status === 'offline') return;
     this.stopping = true;
     this._status = 'stopping';
     this.reconnectTimer?.cancel();
@@ -423,10 +424,17 @@ export class ComponentHost extends EventEmitter<ComponentHostEvents> {
       this.lastEntityError ??= new Error(`no handshake answer within ${this.settings.connectTimeoutMs / 1000} s`);
       stream.destroy('connect-timeout');
     }, this.settings.connectTimeoutMs);
+    // Each step also fails when the stream is closed meanwhile (deadline, stop()): a destroyed
+    // socket does not always settle the entity's own promises.
+    const closedFirst = stream.closed.then(() => {
+      throw new Error('the connection closed before the handshake completed');
+    });
+    closedFirst.catch(() => undefined);
+    const step = <T>(p: Promise<T>): Promise<T> => Promise.race([p, closedFirst]);
     try {
-      await e.connect(this.settings.service);
+      await step(e.connect(this.settings.service));
       stream.remoteAddress = e.socket?.remoteAddress ?? '';
-      await e.open({ domain: this.domain, lang: 'en' });
+      await step(e.open({ domain: this.domain, lang: 'en' }));
       await online;
       this.startReadWatch();
       this.emit('online', stream);

@@ -27,7 +27,7 @@ export class FakeConnection {
   readonly chunks: { at: number; data: string }[] = [];
   readonly streamId: string;
   readonly closed: Promise<void>;
-  private waiters: { re: RegExp | string; resolve: () => void }[] = [];
+  private waiters: { re: RegExp | string; resolve: () => void; fail: (err: Error) => void }[] = [];
   private isClosed = false;
 
   constructor(readonly socket: Socket) {
@@ -42,6 +42,7 @@ export class FakeConnection {
     this.closed = new Promise((resolve) =>
       socket.on('close', () => {
         this.isClosed = true;
+        for (const w of this.waiters.splice(0)) w.fail(new Error(`connection closed before ${String(w.re)}`));
         resolve();
       }),
     );
@@ -66,8 +67,16 @@ export class FakeConnection {
         clearTimeout(t);
         resolve();
       };
-      this.waiters.push({ re, resolve: done });
+      const fail = (err: Error) => {
+        clearTimeout(t);
+        reject(err);
+      };
+      this.waiters.push({ re, resolve: done, fail });
       this.check();
+      if (this.isClosed && this.waiters.some((w) => w.resolve === done)) {
+        this.waiters = this.waiters.filter((w) => w.resolve !== done);
+        fail(new Error(`connection closed before ${String(re)}; received: ${this.received.slice(-1000)}`));
+      }
     });
   }
 

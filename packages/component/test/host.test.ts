@@ -10,6 +10,7 @@ import {
   definePlugin,
   InboundStanzaInterceptor,
   Priority,
+  StanzaError,
   StanzaHandler,
   StreamListener,
   xml,
@@ -187,6 +188,58 @@ describe('ComponentHost', () => {
     expect(written(conn)).toContain('<feature var="urn:example:echo"/>');
   });
 
+  it('plugin faults become stanza errors; unknown nonzas close the stream with unsupported-stanza-type', async () => {
+    @injectable()
+    class Faulty implements StanzaHandler {
+      readonly priority = 1;
+      handle(ctx: StanzaContext): boolean {
+        if (ctx.stanza.attrs.id === 'boom') throw new Error('bug');
+        if (ctx.stanza.attrs.id === 'nope') throw new StanzaError('not-allowed', undefined, 'no way');
+        return false;
+      }
+    }
+    const logger = new TestLogger();
+    const { conn, listener } = await startHost({
+      logger,
+      modules: [new ContainerModule(({ bind }) => void bind(StanzaHandler).to(Faulty).inSingletonScope())],
+    });
+    conn.send(`<message id='boom' from='u@example/r' to='${DOMAIN}'/><message id='nope' from='u@example/r' to='${DOMAIN}'/>`);
+    await conn.waitFor(/id="nope"[^>]*>.*not-allowed/);
+    expect(written(conn)).toMatch(/<message type="error" id="boom" to="u@example\/r" from="component.example"><error type="cancel"><internal-server-error/);
+    expect(written(conn)).toContain('<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas" xml:lang="en">no way</text>');
+    expect(logger.entries.some((e) => e.level === 'error' && e.msg.includes('internal-server-error'))).toBe(true);
+    conn.send(`<surprise xmlns='urn:example'/>`);
+    await conn.waitFor(CLOSE);
+    expect(written(conn)).toMatch(/<stream:error><unsupported-stanza-type xmlns="urn:ietf:params:xml:ns:xmpp-streams"\/>/);
+    conn.send(CLOSE);
+    conn.socket.end();
+    await conn.closed;
+    expect(listener.calls).toContain('closing:unsupported-stanza-type');
+  });
+
+  it('runs onReadTimeout listeners after timeouts.read of silence from the server', async () => {
+    const timeouts: string[] = [];
+    const { conn } = await startHost({
+      config: { timeouts: { read: 0.3 } },
+      modules: [
+        new ContainerModule(({ bind }) =>
+          void bind(StreamListener).toConstantValue({
+            priority: 0,
+            onReadTimeout: (ctx: StreamContext) => {
+              timeouts.push(ctx.stream.kind);
+              return 'handled' as const;
+            },
+          }),
+        ),
+      ],
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(timeouts).toEqual(['component']); // once per silence
+    conn.send(' ');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(timeouts).toEqual(['component', 'component']);
+  });
+
   it('forwards iq responses to @xmpp/component\'s iqCaller', async () => {
     const { host, conn } = await startHost();
     const pending = host.xmpp.iqCaller.request(xml('iq', { type: 'get', to: 'example', id: 'q1' }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
@@ -216,7 +269,8 @@ describe('ComponentHost', () => {
     const base = conn.received.length;
     await new Promise((r) => setTimeout(r, 700));
     const spaces = conn.received.slice(base);
-    expect(spaces).toMatch(/^ {2,4}$/);
+    expect(spaces).toMatch(/^ {2,}$/); // about one per 200 ms of silence, nothing else
+    expect(spaces.length).toBeLessThanOrEqual(4);
     // A stanza written now postpones the next keepalive by a whole interval.
     const before = conn.received.length;
     await host.send(xml('message', { to: 'u@example', id: 'k' }));
@@ -337,6 +391,20 @@ describe('ComponentHost', () => {
     hosts.push(refused);
     await expect(refused.start()).rejects.toThrow(/cannot connect to xmpp:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
     expect(refused.status).toBe('offline');
+  });
+
+  it('stop() while the handshake is pending aborts start() and leaves nothing running', async () => {
+    fake = await FakeComponentServer.start({ domain: DOMAIN });
+    fake.behaviour = 'silent';
+    const host = await createComponentHost({ service: fake.service, domain: DOMAIN, password: 'secret' });
+    hosts.push(host);
+    const starting = host.start().catch((e: unknown) => e);
+    const conn = await fake.connection(0);
+    await conn.waitFor('<stream:stream');
+    await host.stop();
+    expect(await starting).toBeInstanceOf(ComponentConnectionError);
+    expect(host.status).toBe('offline');
+    await conn.closed;
   });
 
   it('a stream error after going online: system-shutdown reconnects, not-authorized stops with an error', async () => {

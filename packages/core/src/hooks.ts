@@ -125,6 +125,8 @@ export interface OutboundContext {
  * the attached stream (`'written'`) or reports `'refused'` when none can take it. An interceptor
  * may resolve `'held'` without calling `next()` when it takes responsibility for the stanza
  * (stream management while the session hibernates). Higher priority is further outside.
+ * Interceptors must not reorder the stanzas of one session: a send must not reach the stream
+ * before an earlier send to the same session (stream management counts stanzas in wire order).
  */
 export interface OutboundStanzaInterceptor {
   readonly priority: number;

@@ -13,3 +13,4 @@ export { HookSet, HookSetToken } from './host/hook-set.js';
 export type { HostStream } from './host/host-stream.js';
 export { hostModule } from './host-module.js';
 export { imModule } from './im/index.js';
+export { ComponentConnection, handshakeDigest, verifyHandshake, withinDomain } from './component/index.js';

@@ -34,7 +34,7 @@ import {
 } from '@strand/core';
 import { ackElement, parseAck, requestElement } from './acks.js';
 import { SmConfig, type SmConfig as SmConfigT } from './config.js';
-import { inc32 } from './counters.js';
+import { distance32, inc32 } from './counters.js';
 import { enabledElement, failedElement, parseEnable } from './enable.js';
 import { handledCountTooHighError } from './errors.js';
 import { SmEventBusImpl } from './events.js';
@@ -458,7 +458,7 @@ export class StreamManagerImpl {
   /** Ack-request policy after a written stanza (one `<r/>` outstanding at a time). */
   protected afterWrite(session: Session, state: SmSessionState): void {
     if (!state.outstandingR) {
-      const since = (state.writtenSeq - state.lastRequestSeq + 0x1_0000_0000) % 0x1_0000_0000;
+      const since = distance32(state.lastRequestSeq, state.writtenSeq);
       if (since >= this.config.ackRequestEvery || state.queue.length > this.config.maxQueue) this.sendRequest(state);
       else this.armQuiet(state);
     }

@@ -103,6 +103,16 @@ describe('<enable/> (XEP-0198 §3)', () => {
     );
   });
 
+  it('an <enable/> read after our close tag (the stream is closing) enables nothing', async () => {
+    const host = await smHost();
+    const c = await host.connect();
+    void c.stream.close({ reason: 'idle' });
+    await host.time.flush();
+    await c.receive(`<enable xmlns='urn:xmpp:sm:3' resume='true'/>`);
+    expect(c.session?.slots.has((await import('../src/index.js')).SmSessionKey)).toBe(false);
+    expect(host.get(MemorySmIdRegistryImpl).size.live).toBe(0);
+  });
+
   it('malformed attributes → <failed><bad-request/></failed>', async () => {
     const host = await smHost();
     const c = await host.connect();

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { ContainerModule, injectable } from 'inversify';
 import { defineSessionKey, jsonCodec, SessionListener, xml, type Session } from '@strand/core';
 import { isCloseTag, stanzaErrorCondition } from '@strand/testing';
-import { MemorySmIdRegistryImpl, SmEvents, type SmHibernatedEvent, type SmResumedEvent } from '../src/index.js';
+import { MemorySmIdRegistryImpl, SmEvents, SmSessionKey, type SmHibernatedEvent, type SmResumedEvent } from '../src/index.js';
 import { bodies, deliver, enabledClient, next, nothingMore, reconnect, smHost, smState, str } from './helpers.js';
 
 const quiet = { ackRequestEvery: 1000, ackRequestQuietMs: 60_000 };
@@ -213,6 +213,29 @@ describe('resumption (XEP-0198 §4 "Resumption")', () => {
     expect(smState(c2).queue.sent).toBe(2);
     await c2.receive(`<a xmlns='urn:xmpp:sm:3' h='2'/>`);
     expect(smState(c2).queue.length).toBe(0);
+  });
+
+  it('if the host cannot attach the stream: <failed><item-not-found/></failed>, the session keeps hibernating', async () => {
+    const host = await smHost({ ...quiet, resumeTimeout: 60 });
+    const { client, id } = await enabledClient(host);
+    await deliver(host, 'alice@localhost/r1', '1');
+    await client.dropTransport();
+    const registry = host.sessions;
+    const original = registry.attachStream.bind(registry);
+    registry.attachStream = async () => {
+      throw new Error('node is draining');
+    };
+    const c2 = await reconnect(host);
+    await c2.receive(`<resume xmlns='urn:xmpp:sm:3' previd='${id}' h='0'/>`);
+    expect(await next(c2)).toBe(`<failed xmlns="urn:xmpp:sm:3"><item-not-found xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></failed>`);
+    expect(host.sessions.getSync('alice@localhost/r1')!.state).toBe('detached');
+    expect(host.sessions.getSync('alice@localhost/r1')!.slots.get(SmSessionKey)!.phase).toBe('hibernating');
+    registry.attachStream = original;
+    const c3 = await reconnect(host);
+    await c3.receive(`<resume xmlns='urn:xmpp:sm:3' previd='${id}' h='0'/>`);
+    expect(c3.sent()[0]!.name).toBe('resumed');
+    expect(bodies(c3.sent())).toEqual(['1']);
+    expect(await host.metrics.expose()).toContain('strand_sm_resume_failed_total{reason="attach-failed"} 1');
   });
 
   it('two concurrent resumes are serialised: the later one takes over', async () => {
