@@ -50,6 +50,15 @@ const DEFAULTS = {
 };
 const QUICK = { idle: '100', messages: 2000, repeat: 3, rounds: 5, 'keepalive-sessions': 200, 'keepalive-window': 10, settle: 2, 'rss-settle': 20 };
 
+// `node bench/run.mjs --render bench/.work/last-run.json`: print a recorded run's report again
+const renderAt = process.argv.indexOf('--render');
+if (renderAt > 0) {
+  const file = process.argv[renderAt + 1];
+  const { meta, results } = JSON.parse(readFileSync(file, 'utf8'));
+  process.stdout.write(renderReport(meta, results, meta.cfg) + '\n');
+  process.exit(0);
+}
+
 const options = Object.fromEntries(
   Object.entries(DEFAULTS).map(([k, v]) => [k, { type: typeof v === 'boolean' ? 'boolean' : 'string' }]),
 );

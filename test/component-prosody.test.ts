@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { ComponentAuthError, createComponentHost, type ComponentHost, type ComponentHostOptions } from '@strand/component';
 import presenceProbe from '@strand/presence-probe';
 import type { Element } from '@xmpp/xml';
-import { COMPONENT, presenceProbeComponentBridge, SECRET, until } from './helpers/component.js';
+import { COMPONENT, SECRET, until } from './helpers/component.js';
 import { prosodyUser, startProsody, xml, type Prosody, type ProsodyUser } from './helpers/prosody.js';
 
 const DELAY = 'urn:xmpp:delay';
@@ -37,7 +37,6 @@ describe('@strand/component on Prosody 0.12', () => {
       domain: COMPONENT,
       password: SECRET,
       plugins: [presenceProbe],
-      modules: [presenceProbeComponentBridge()],
       ...options,
     });
     hosts.push(host);

@@ -22,6 +22,7 @@ import {
   type ComponentServer,
 } from './helpers/component.js';
 import { RawClient } from './helpers/raw-client.js';
+import { testConfig } from './helpers/server.js';
 import { startClient, xml, type TestXmpp } from './helpers/xmpp.js';
 
 const XEP82_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -279,7 +280,7 @@ describe('XEP-0114 listener with plugins', () => {
   });
 
   it('read timeouts run onReadTimeout listeners for a silent component stream', async () => {
-    const srv = await startComponentServer({ timeouts: { preAuth: 60, closeHandshake: 2, read: 1 } });
+    const srv = await startComponentServer({ timeouts: { ...testConfig().timeouts, read: 1 } });
     const { raw } = await rawComponent(srv.componentPort);
     try {
       const rec = srv.recorder.authenticated().at(-1)!;
@@ -293,7 +294,7 @@ describe('XEP-0114 listener with plugins', () => {
   });
 
   it('a component that never completes the handshake is closed after timeouts.preAuth', async () => {
-    const srv = await startComponentServer({ timeouts: { preAuth: 1, closeHandshake: 2, read: 300 } });
+    const srv = await startComponentServer({ timeouts: { ...testConfig().timeouts, preAuth: 1 } });
     const raw = await RawClient.connect(srv.componentPort);
     try {
       raw.send(componentHeader());
@@ -319,7 +320,7 @@ describe('XEP-0114 listener with plugins', () => {
 
   it('component streams use the same limits as client streams (maxStanzaBytes → policy-violation)', async () => {
     const srv = await startComponentServer({
-      limits: { maxStanzaBytes: 10000, maxDepth: 64, maxAttributes: 64, maxHeaderBytes: 4096, maxResourcesPerAccount: 10, offlinePerUser: 1000 },
+      limits: { ...testConfig().limits, maxStanzaBytes: 10000 },
     });
     const { raw } = await rawComponent(srv.componentPort);
     try {

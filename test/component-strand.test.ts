@@ -13,7 +13,6 @@ import { imModule } from '@strand/server';
 import type { Element } from '@xmpp/xml';
 import {
   COMPONENT,
-  presenceProbeComponentBridge,
   SECRET,
   startComponentServer,
   until,
@@ -34,7 +33,6 @@ function componentFor(srv: ComponentServer, options: Partial<ComponentHostOption
     domain: COMPONENT,
     password: SECRET,
     plugins: [presenceProbe],
-    modules: [presenceProbeComponentBridge()],
     ...options,
     config: { reconnect: { initialDelay: 0.1, maxDelay: 1 }, ...options.config },
   });

@@ -1,27 +1,19 @@
 /**
  * Helpers of the XEP-0114 component tests: a Strand server with the component listener, a raw
- * component client, a stream recorder, and the presence-probe bridge used inside components.
+ * component client and a stream recorder.
  */
 import { createHash } from 'node:crypto';
-import { ContainerModule, inject, injectable } from 'inversify';
+import { ContainerModule, injectable } from 'inversify';
 import {
-  Priority,
-  Router,
-  ServerInfo,
-  StanzaHandler,
   StreamListener,
   type CloseInfo,
-  type Router as RouterT,
-  type ServerInfo as ServerInfoT,
-  type StanzaContext,
   type StreamContext,
   type XmlStream,
 } from '@strand/core';
 import type { PluginDefinition } from '@strand/core';
-import { ProbeResponderImpl } from '@strand/presence-probe';
 import type { ServerConfig } from '@strand/server';
 import { RawClient } from './raw-client.js';
-import { startServer, type RunningServer } from './server.js';
+import { startServer, testConfig, type RunningServer } from './server.js';
 
 export const COMPONENT = 'component.localhost';
 export const SECRET = 'secret';
@@ -47,7 +39,7 @@ export async function startComponentServer(
   const recorder = new StreamRecorder();
   const srv = await startServer(
     {
-      listen: { host: '127.0.0.1', c2s: 0, c2sTls: null, http: null, component: 0 },
+      listen: { ...testConfig().listen, c2sTls: null, http: null, component: 0 },
       components: [{ domain: COMPONENT, secret: SECRET }, ...(options.extraComponents ?? [])],
       ...overrides,
     },
@@ -141,36 +133,4 @@ export async function until(check: () => boolean | Promise<boolean>, what: strin
     if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
-}
-
-/**
- * Inside `@strand/component`, a probe arrives without a client session; `@strand/presence-probe`
- * (as of this change) only answers probes from c2s sessions, so this handler — one priority below
- * the plugin's — answers a probe of `ServerInfo.domain` (the component's own JID) with the
- * plugin's own `ProbeResponderImpl.answerServer` (uptime since `ServerInfo.startedAt`), through the
- * component's `Router`. Once the plugin answers such probes itself, it consumes them first and this
- * handler never runs. See the issue report for the one-hunk change to the plugin that makes this
- * module unnecessary.
- */
-export function presenceProbeComponentBridge(): ContainerModule {
-  @injectable()
-  class SessionlessUptimeProbeHandler implements StanzaHandler {
-    readonly priority = Priority.stanza.PRESENCE_PROBE - 1;
-    constructor(
-      @inject(ProbeResponderImpl) private readonly responder: ProbeResponderImpl,
-      @inject(ServerInfo) private readonly server: ServerInfoT,
-      @inject(Router) private readonly router: RouterT,
-    ) {}
-    async handle(ctx: StanzaContext): Promise<boolean> {
-      const { stanza, to } = ctx;
-      if (stanza.name !== 'presence' || stanza.attrs.type !== 'probe' || ctx.session) return false;
-      if (!to || to.local || to.resource || to.domain !== this.server.domain) return false;
-      for (const s of this.responder.answerServer(ctx.from).stanzas) await this.router.route(s);
-      return true;
-    }
-  }
-  return new ContainerModule(({ bind }) => {
-    bind(SessionlessUptimeProbeHandler).toSelf().inSingletonScope();
-    bind(StanzaHandler).toService(SessionlessUptimeProbeHandler);
-  });
 }

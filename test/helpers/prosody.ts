@@ -40,7 +40,9 @@ export async function startProsody(options: ProsodyOptions = {}): Promise<Prosod
   mkdirSync(join(dir, 'data'));
   mkdirSync(join(dir, 'certs'));
   const c2sPort = await freePort();
-  const componentPort = await freePort();
+  let componentPort = await freePort();
+  // Two consecutive ephemeral binds may return the same, just released, port.
+  while (componentPort === c2sPort) componentPort = await freePort();
   const components = options.components ?? { 'component.localhost': 'secret' };
   const lua = (s: string) => JSON.stringify(s);
   const cfg = [
@@ -95,9 +97,13 @@ export async function startProsody(options: ProsodyOptions = {}): Promise<Prosod
   };
   try {
     await proc.waitFor(
-      () => (/Activated service 'component' on \[127\.0\.0\.1\]/.test(proc.stdout) ? true : undefined),
+      () =>
+        /Activated service 'component' on \[127\.0\.0\.1\]/.test(proc.stdout) &&
+        /Activated service 'c2s' on \[127\.0\.0\.1\]/.test(proc.stdout)
+          ? true
+          : undefined,
       15_000,
-      'Prosody to listen for components',
+      'Prosody to listen for clients and components',
     );
   } catch (err) {
     await stop();

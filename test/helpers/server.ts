@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { ContainerModule } from 'inversify';
-import type { PluginDefinition } from '@strand/core';
+import type { Logger, PluginDefinition } from '@strand/core';
 import { StrandServer, type ServerConfig } from '@strand/server';
 
 const certs = join(process.cwd(), 'test', '.certs');
@@ -16,7 +16,7 @@ export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
     domain: 'localhost',
     listen: { host: '127.0.0.1', c2s: 0, c2sTls: 0, http: 0, component: null },
     tls: { cert: join(certs, 'localhost.crt'), key: join(certs, 'localhost.key'), selfSigned: false },
-    timeouts: { preAuth: 60, closeHandshake: 2, read: 300 },
+    timeouts: { preAuth: 60, closeHandshake: 2, read: 300, stanza: 60 },
     limits: {
       maxStanzaBytes: 262144,
       maxDepth: 64,
@@ -24,6 +24,12 @@ export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
       maxHeaderBytes: 4096,
       maxResourcesPerAccount: 10,
       offlinePerUser: 1000,
+      maxSaslFailures: 3,
+      // Loopback is exempt from the per-address limits, so tests and benchmarks are not throttled;
+      // tests of those limits pass `exemptAddresses: []`.
+      exemptAddresses: ['127.0.0.0/8', '::1'],
+      connectionsPerSecond: 20,
+      saslFailuresPerMinute: 10,
     },
     auth: { scramIterations: 4096, allowPlaintextOnLoopback: true, requireEncryption: true },
     storage: { kind: 'memory' },
@@ -49,7 +55,7 @@ export interface RunningServer {
 /** Creates and starts a server; `stop()` shuts it down and removes its temp directory. */
 export async function startServer(
   overrides: Partial<ServerConfig> = {},
-  options: { plugins?: Record<string, PluginDefinition>; modules?: ContainerModule[] } = {},
+  options: { plugins?: Record<string, PluginDefinition>; modules?: ContainerModule[]; logger?: Logger } = {},
 ): Promise<RunningServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'strand-test-'));
   const server = await StrandServer.create(testConfig(overrides), { ...options, dataDir });

@@ -16,7 +16,7 @@ import { installWebSocketGlobal, wsUrl } from '../helpers/ws-wire.js';
 
 type Transport = 'tcp' | 'websocket';
 
-const MESSAGES = Number(process.env.SMDBG_N ?? 300);
+const MESSAGES = 300;
 const DROPS = 12;
 
 interface SmClient {
@@ -46,9 +46,11 @@ async function startSmClient(srv: RunningServer, transport: Transport): Promise<
     bodies: [],
     resumes: 0,
     dropSocket() {
-      const socket = (xmpp as unknown as { socket?: { destroy?(): void; socket?: { terminate?(): void } } }).socket;
+      // @xmpp/client wraps the transport: after STARTTLS `socket.socket` is the TLSSocket; over
+      // WebSocket it is the `ws` WebSocket.
+      const socket = (xmpp as unknown as { socket?: { socket?: { destroy?(): void; terminate?(): void } } }).socket?.socket;
       if (transport === 'tcp') socket?.destroy?.();
-      else socket?.socket?.terminate?.();
+      else socket?.terminate?.();
     },
   };
   smApi.on('resumed', () => c.resumes++);
@@ -72,7 +74,9 @@ for (const transport of ['tcp', 'websocket'] as const) {
     afterAll(async () => {
       if (alice) {
         alice.xmpp.reconnect.stop();
-        await Promise.race([alice.xmpp.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([alice.xmpp.stop().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 2000)))]);
+        clearTimeout(timer);
         alice.dropSocket();
       }
       await srv.stop();
@@ -103,13 +107,6 @@ for (const transport of ['tcp', 'websocket'] as const) {
             resolveResume();
           }
         }, 5);
-        if (process.env.SMDBG) console.log('drop', drops, i, a.resumes, a.xmpp.status);
-        if (process.env.SMDBG && drops === 0) {
-          a.xmpp.on('status', (st: string) => console.log('status', st));
-          a.xmpp.on('element', (e: Element) => console.log('IN', e.toString().slice(0, 200)));
-          a.xmpp.on('send', (e: Element) => console.log('OUT', e.toString().slice(0, 200)));
-          a.xmpp.on('error', (e: Error) => console.log('ERR', e.message));
-        }
         if (drops % 2 === 0) a.dropSocket();
         else registry.getLocal('alice@localhost/phone')?.stream?.destroy('test: server-side drop');
         drops++;

@@ -441,7 +441,11 @@ export class ComponentHost extends EventEmitter<ComponentHostEvents> {
       this.logger.info({ service: this.settings.service }, 'component online');
     } catch (err) {
       if (stream.state !== 'closed') stream.destroy('connect-failed');
-      throw this.classify(err, stream);
+      const failure = this.classify(err, stream);
+      // Settle the entity's own pending waits (`open`, the handshake), whose timers would
+      // otherwise keep running for up to `timeouts.connect`.
+      this.entity.emit('error', new ComponentError('connection attempt abandoned'));
+      throw failure;
     } finally {
       deadline.cancel();
       this.pendingOnline = undefined;

@@ -20,3 +20,4 @@ export * from './scram.js';
 export * from './memory.js';
 export * from './runtime.js';
 export * from './pipeline.js';
+export * from './limits.js';

@@ -102,6 +102,13 @@ export interface HostConfig {
     /** Silence after which `StreamListener.onReadTimeout` runs (0 = never). */
     readonly read: number;
   };
+  /**
+   * Host limits plugins honour. `exemptAddresses`: addresses and CIDR blocks exempt from
+   * per-address limits (default loopback, `DEFAULT_EXEMPT_ADDRESSES`; match with `addressMatcher`).
+   */
+  readonly limits?: {
+    readonly exemptAddresses?: readonly string[];
+  };
   /** Raw sections of enabled plugins (already validated by each plugin's schema). */
   readonly plugins: Readonly<Record<string, unknown>>;
 }

@@ -18,7 +18,7 @@ export class KeepaliveStreamListenerImpl implements StreamListener {
   constructor(@inject(KeepaliveSchedulerImpl) private readonly scheduler: KeepaliveSchedulerImpl) {}
 
   onAuthenticated(ctx: StreamContext): void {
-    if (ctx.stream.kind === 'c2s') this.scheduler.watch(ctx.stream);
+    this.scheduler.watch(ctx.stream); // c2s and component streams (XEP-0114) alike
   }
   onClosing(ctx: StreamContext): void {
     this.scheduler.unwatch(ctx.stream);

@@ -7,6 +7,8 @@ import { inject, injectable } from 'inversify';
 import {
   Logger,
   Priority,
+  Router,
+  type Router as RouterT,
   ServerInfo,
   StanzaError,
   type JID,
@@ -54,12 +56,29 @@ export class ProbeStanzaHandlerImpl implements StanzaHandler {
     @inject(ComponentProbeFallbackImpl) private readonly components: ComponentProbeFallbackImpl,
     @inject(ProbeMetricsImpl) private readonly metrics: ProbeMetricsImpl,
     @inject(Logger) private readonly logger: LoggerT,
+    @inject(Router) private readonly router: RouterT,
   ) {}
+
+  /**
+   * A probe that arrives without a client session: inside `@strand/component` the probes of the
+   * component's own JID come over the component stream; they are answered with its uptime
+   * (XEP-0318 §3.2: `ServerInfo.domain` is the component's domain there). Anything else is left
+   * to the host.
+   */
+  private async handleWithoutSession(ctx: StanzaContext): Promise<boolean> {
+    const to = ctx.to;
+    if (!to || to.local || to.resource || to.domain !== this.server.domain) return false;
+    const answer = this.responder.answerServer(ctx.from);
+    this.metrics.answers.inc({ outcome: answer.outcome });
+    for (const s of answer.stanzas) await this.router.route(s);
+    return true;
+  }
 
   async handle(ctx: StanzaContext): Promise<boolean> {
     const { stanza, session } = ctx;
     if (stanza.name !== 'presence' || stanza.attrs.type !== 'probe') return false;
-    if (!session || ctx.stream.kind !== 'c2s') return false;
+    if (!session) return this.handleWithoutSession(ctx);
+    if (ctx.stream.kind !== 'c2s') return false;
 
     const decision = this.limiter.tryAcquire(session);
     if (!decision.allowed) {

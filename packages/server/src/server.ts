@@ -37,6 +37,7 @@ import { C2sConnection, type C2sDeps } from './c2s/connection.js';
 import { acceptComponentStream, componentDeps, type ComponentDeps } from './component/index.js';
 import { hostModule } from './host-module.js';
 import { imModule } from './im/index.js';
+import { AddressLimits, refuseConnection } from './host/address-limits.js';
 import { HookSet, HookSetToken } from './host/hook-set.js';
 import { InboundProcessor } from './host/inbound.js';
 import { MaxResourcesPerAccount, SessionRegistryImpl } from './host/registry.js';
@@ -68,7 +69,8 @@ export interface ServerConfig {
   domain: string;
   listen: { host: string; c2s: number | null; c2sTls: number | null; http: number | null; component: number | null };
   tls: { cert?: string | undefined; key?: string | undefined; selfSigned: boolean };
-  timeouts: { preAuth: number; closeHandshake: number; read: number };
+  /** `stanza`: an element started but not completed within it → `policy-violation` (default 60; 0 = off). */
+  timeouts: { preAuth: number; closeHandshake: number; read: number; stanza?: number };
   limits: {
     maxStanzaBytes: number;
     maxDepth: number;
@@ -77,6 +79,12 @@ export interface ServerConfig {
     maxResourcesPerAccount: number;
     offlinePerUser: number;
     maxSaslFailures?: number;
+    /** Allow-list of the per-address limits (default loopback, see SECURITY.md). */
+    exemptAddresses?: string[];
+    /** New connections per second and address (default 20; 0 = unlimited). */
+    connectionsPerSecond?: number;
+    /** Failed SASL authentications per minute and address before `temporary-auth-failure` (default 10; 0 = unlimited). */
+    saslFailuresPerMinute?: number;
   };
   auth: { scramIterations: number; allowPlaintextOnLoopback: boolean; requireEncryption: boolean };
   storage: { kind: 'memory' } | { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
@@ -127,6 +135,8 @@ export class StrandServer {
   private readonly readTimeoutFired = new WeakMap<XmlStreamImpl | WebSocketXmlStream, number>();
   private readonly acceptedAt = new WeakMap<XmlStreamImpl | WebSocketXmlStream, number>();
   private webSocket: WebSocketEndpoint | undefined;
+  private addressLimitsCache: AddressLimits | undefined;
+  private lastPrune = 0;
 
   private constructor(
     readonly config: ServerConfig,
@@ -315,14 +325,34 @@ export class StrandServer {
       tls: this.tlsContext,
       maxSaslFailures: this.config.limits.maxSaslFailures ?? 3,
       fakeSaltSecret: randomBytes(32),
+      addressLimits: this.addressLimits,
     };
     return this.c2sDeps;
+  }
+
+  /** Per-address limits (connections per second, SASL failures per minute) with the allow-list. */
+  private get addressLimits(): AddressLimits {
+    return (this.addressLimitsCache ??= new AddressLimits(this.config.limits, this.container.get<Clock>(Clock)));
   }
 
   /** A new TCP (or direct TLS) connection. */
   private accept(socket: Socket, secure: boolean): void {
     if (this.stopping) {
       socket.destroy();
+      return;
+    }
+    // Writes are batched per tick by the stream itself; Nagle would only add delayed-ACK stalls
+    // (e.g. ~40 ms between the stream header and the features after a restart).
+    socket.setNoDelay(true);
+    if (!this.addressLimits.admitConnection(socket.remoteAddress)) {
+      // limits.connectionsPerSecond: header + <policy-violation/> + close tag, nothing read.
+      this.container.get<Metrics>(Metrics).counter('strand_connections_refused_total', 'Connections refused by a per-address limit', ['reason']).inc({ reason: 'connection-rate' });
+      refuseConnection(socket, {
+        domain: this.config.domain,
+        kind: 'c2s',
+        text: 'too many new connections from your address; try again later',
+        closeMs: this.config.timeouts.closeHandshake * 1000,
+      });
       return;
     }
     const deps = this.deps();
@@ -376,13 +406,29 @@ export class StrandServer {
     this.acceptedAt.set(stream, this.componentDepsCache.clock.now());
   }
 
-  /** Once a second: pre-auth deadline (slowloris defence) and read timeouts. */
+  /** Once a second: pre-auth deadline and stanza timeout (slowloris defence), read timeouts. */
   private sweep(): void {
     const now = this.deps().clock.now();
     const preAuthMs = this.config.timeouts.preAuth * 1000;
     const readMs = this.config.timeouts.read * 1000;
+    const stanzaMs = (this.config.timeouts.stanza ?? 60) * 1000;
+    if (now - this.lastPrune >= 10_000) {
+      this.lastPrune = now;
+      this.addressLimits.prune();
+    }
     for (const s of this.streams) {
       if (s.state !== 'open' && s.state !== 'opening') continue;
+      // An element (or header) started but not completed in time: a trickling peer (slowloris).
+      const since = (s as { incompleteSince?: number }).incompleteSince;
+      if (stanzaMs > 0 && since !== undefined && now - since >= stanzaMs) {
+        void s.close({
+          error: { condition: 'policy-violation', text: `an element was not completed within ${this.config.timeouts.stanza ?? 60} s` },
+          reason: 'stanza-timeout',
+          // A stalled transport looks the same: stream management may keep the session.
+          endSession: false,
+        });
+        continue;
+      }
       if (!s.authenticatedJid) {
         if (now - (this.acceptedAt.get(s) ?? now) >= preAuthMs) {
           void s.close({ error: { condition: 'connection-timeout', text: 'authentication took too long' }, reason: 'pre-auth-timeout' });

@@ -24,6 +24,9 @@ export const SM_CONFIG_RANGES = {
   ackTimeout: [5, 3_600],
   ackDelayed: [1, 3_600],
   failedHRetention: [0, 604_800],
+  maxHibernatingPerUser: [1, 10_000],
+  maxHibernatingTotal: [1, 10_000_000],
+  resumeFailuresPerMinute: [0, 1_000_000],
 } as const satisfies Record<string, readonly [number, number]>;
 
 const seconds = (def: number) => z.number().finite().default(def);
@@ -43,6 +46,9 @@ const count = (def: number) => z.number().int().default(def);
  * | `ackTimeout` | 60 | s | an unanswered `<r/>` after this long means the transport is lost |
  * | `ackDelayed` | 30 | s | an unanswered `<r/>` after this long fires `SmEvents.onAckDelayed` |
  * | `failedHRetention` | 3600 | s | how long the final `h` of an ended session is kept for `<failed h/>` |
+ * | `maxHibernatingPerUser` | 5 | sessions | hibernating sessions per account; past it the oldest ends like an expiry |
+ * | `maxHibernatingTotal` | 10000 | sessions | hibernating sessions on this node; past it the oldest ends like an expiry |
+ * | `resumeFailuresPerMinute` | 10 | attempts | failed `<resume/>` per source address (IPv6 /64) per sliding minute; then `<failed><policy-violation/>`; 0 = unlimited |
  * | `legacyDraftSm1` | false | — | also offer the 0.7 draft `urn:xmpp:sm:1` |
  * | `location` | — | — | `location` of `<enabled/>` (`host:port`) |
  */
@@ -57,6 +63,9 @@ export const smConfigSchema = z
     ackTimeout: seconds(60),
     ackDelayed: seconds(30),
     failedHRetention: seconds(3600),
+    maxHibernatingPerUser: count(5),
+    maxHibernatingTotal: count(10_000),
+    resumeFailuresPerMinute: count(10),
     legacyDraftSm1: z.boolean().default(false),
     location: z.string().min(1).max(1023).optional(),
   })
@@ -97,6 +106,12 @@ export interface SmConfig {
   readonly ackDelayed: number;
   /** Retention of the final `h` of ended sessions, **seconds**. */
   readonly failedHRetention: number;
+  /** Hibernating sessions per account before the oldest is ended (like an expiry). */
+  readonly maxHibernatingPerUser: number;
+  /** Hibernating sessions on this node before the oldest is ended (like an expiry). */
+  readonly maxHibernatingTotal: number;
+  /** Failed `<resume/>` per source address within a sliding minute (0 = unlimited). */
+  readonly resumeFailuresPerMinute: number;
   /** Offer `urn:xmpp:sm:1`. */
   readonly legacyDraftSm1: boolean;
   /** `location` of `<enabled/>`. */
@@ -129,6 +144,9 @@ export function resolveSmConfig(input: SmConfigInput, warn: (msg: string) => voi
     ackTimeout: c('ackTimeout'),
     ackDelayed: c('ackDelayed'),
     failedHRetention: c('failedHRetention'),
+    maxHibernatingPerUser: c('maxHibernatingPerUser'),
+    maxHibernatingTotal: c('maxHibernatingTotal'),
+    resumeFailuresPerMinute: c('resumeFailuresPerMinute'),
     legacyDraftSm1: input.legacyDraftSm1,
     location: input.location,
   };

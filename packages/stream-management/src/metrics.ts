@@ -6,8 +6,9 @@
  * | `strand_sm_enabled_total` | counter | `version` (`sm3`/`sm2`/`sm1`), `resume` (`true`/`false`) |
  * | `strand_sm_enable_failed_total` | counter | `reason` |
  * | `strand_sm_resumed_total` | counter | `version` |
- * | `strand_sm_resume_failed_total` | counter | `reason` (`unknown`, `not-owner`, `expired`, `bad-request`, `unexpected-request`, `handled-count-too-high`, `attach-failed`) |
+ * | `strand_sm_resume_failed_total` | counter | `reason` (`unknown`, `not-owner`, `expired`, `bad-request`, `unexpected-request`, `handled-count-too-high`, `attach-failed`, `rate-limited`, `internal-error`) |
  * | `strand_sm_expired_total` | counter | — |
+ * | `strand_sm_hibernation_evicted_total` | counter | `scope` (`user`, `total`): the oldest hibernating session ended for a hibernation limit |
  * | `strand_sm_spilled_total` | counter | `path` (`route`: re-routed by RFC 6121 §8.5 at the end; `offline`: stored while hibernating; `bounce`; `iq-error`; `dropped`) |
  * | `strand_sm_offline_flushed_total` | counter | — |
  * | `strand_sm_ack_timeouts_total` | counter | — |
@@ -32,6 +33,8 @@ export class SmMetricsImpl {
   readonly resumeFailed: CounterMetric;
   /** `strand_sm_expired_total` */
   readonly expired: CounterMetric;
+  /** `strand_sm_hibernation_evicted_total{scope}` */
+  readonly evicted: CounterMetric;
   /** `strand_sm_spilled_total{path}` */
   readonly spilled: CounterMetric;
   /** `strand_sm_offline_flushed_total` */
@@ -52,6 +55,7 @@ export class SmMetricsImpl {
     this.resumed = m.counter('strand_sm_resumed_total', 'Successful stream resumptions', ['version']);
     this.resumeFailed = m.counter('strand_sm_resume_failed_total', 'Failed stream resumptions', ['reason']);
     this.expired = m.counter('strand_sm_expired_total', 'Hibernated sessions whose resumption window ran out');
+    this.evicted = m.counter('strand_sm_hibernation_evicted_total', 'Oldest hibernating sessions ended for a hibernation limit', ['scope']);
     this.spilled = m.counter('strand_sm_spilled_total', 'Queued stanzas re-routed, stored, bounced or dropped', ['path']);
     this.offlineFlushed = m.counter('strand_sm_offline_flushed_total', 'Messages flushed from offline storage after a resume');
     this.ackTimeouts = m.counter('strand_sm_ack_timeouts_total', 'Unanswered <r/> that made the transport count as lost');

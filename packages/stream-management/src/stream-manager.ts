@@ -8,15 +8,22 @@
  */
 import { inject, injectable } from 'inversify';
 import {
+  addressKey,
+  addressMatcher,
   Clock,
+  DEFAULT_EXEMPT_ADDRESSES,
+  HostConfig,
   Logger,
   NS,
   OfflineStore,
   Scheduler,
   ServerInfo,
+  SlidingWindowLimiter,
   stanzaErrorReply,
+  StreamErrorException,
   withDelay,
   type Clock as ClockT,
+  type HostConfig as HostConfigT,
   type Element,
   type Logger as LoggerT,
   type OfflineStore as OfflineStoreT,
@@ -33,7 +40,7 @@ import {
   type XmlStream,
 } from '@strand/core';
 import { ackElement, parseAck, requestElement } from './acks.js';
-import { SmConfig, type SmConfig as SmConfigT } from './config.js';
+import { PLUGIN_NAME, SmConfig, type SmConfig as SmConfigT } from './config.js';
 import { distance32, inc32 } from './counters.js';
 import { enabledElement, failedElement, parseEnable } from './enable.js';
 import { handledCountTooHighError } from './errors.js';
@@ -94,7 +101,20 @@ export class StreamManagerImpl {
     @inject(SmIdRegistry) protected readonly ids: SmIdRegistryT,
     @inject(SmMetricsImpl) protected readonly metrics: SmMetricsImpl,
     @inject(SmEventBusImpl) protected readonly events: SmEventBusImpl,
-  ) {}
+    @inject(HostConfig) protected readonly hostConfig: HostConfigT,
+  ) {
+    this.exemptAddress = addressMatcher(hostConfig.limits?.exemptAddresses ?? DEFAULT_EXEMPT_ADDRESSES);
+    this.resumeFailures = new SlidingWindowLimiter(config.resumeFailuresPerMinute, 60_000);
+  }
+
+  /** True for source addresses exempt from per-address limits (host `limits.exemptAddresses`). */
+  protected readonly exemptAddress: (address: string) => boolean;
+  /** Failed `<resume/>` per source address (`resumeFailuresPerMinute`). */
+  protected readonly resumeFailures: SlidingWindowLimiter;
+  /** Hibernating sessions in hibernation order (oldest first), for the hibernation limits. */
+  private readonly hibernatingAll = new Map<SmSessionState, { session: Session; bare: string }>();
+  /** The same, per account. */
+  private readonly hibernatingByUser = new Map<string, Set<SmSessionState>>();
 
   /** The host's session registry (resolved on first use). */
   protected get registry(): SessionRegistryT {
@@ -125,9 +145,13 @@ export class StreamManagerImpl {
   async handleNonza(ctx: StreamContext, el: Element, ns: SmNamespace): Promise<void> {
     switch (el.name) {
       case 'enable':
-        return this.enable(ctx, el, ns);
       case 'resume':
-        return this.resume(ctx, el, ns);
+        try {
+          return await (el.name === 'enable' ? this.enable(ctx, el, ns) : this.resume(ctx, el, ns));
+        } catch (err) {
+          if (err instanceof StreamErrorException) throw err;
+          return this.negotiationFault(ctx, el, ns, err);
+        }
       case 'r':
         return ns === SM_NS.SM_1 ? this.sm1Request(ctx, el) : this.request(ctx, el, ns);
       case 'a':
@@ -214,6 +238,47 @@ export class StreamManagerImpl {
     }
     this.metrics.enabled.inc({ version: smVersionLabel(ns), resume: String(resume) });
     this.logger.debug({ session: session.id, ns, resumable: resume, timeoutSec }, 'sm: enabled');
+  }
+
+  /**
+   * Fault isolation for `<enable/>`/`<resume/>`: a bug (ours or an override's) must not leave the
+   * stream without an answer or a session half-negotiated. Unless `<enabled/>`/`<resumed/>` was
+   * already written, the client gets `<failed><internal-server-error/></failed>` and what the
+   * attempt changed is undone: a half-enabled session forgets SM; a session caught mid-resume goes
+   * back to hibernating (or, if the host already attached it to this stream, this stream is closed
+   * with `internal-server-error` as a loss of transport, so it hibernates and can be resumed again).
+   */
+  protected negotiationFault(ctx: StreamContext, el: Element, ns: SmNamespace, err: unknown): void {
+    const { stream } = ctx;
+    this.logger.error({ err, plugin: PLUGIN_NAME, element: el.name, connectionId: stream.connectionId }, 'sm: handler failed');
+    const binding = stream.slots.get(SmStreamKey);
+    if (el.name === 'enable') {
+      const state = ctx.session?.slots.get(SmSessionKey);
+      if (binding && binding.state.phase !== 'enabling') return; // <enabled/> was written
+      if (state && state.phase === 'enabling') {
+        if (state.id !== undefined) this.ids.unregister(state.id);
+        ctx.session!.slots.delete(SmSessionKey);
+      }
+      if (binding) stream.slots.delete(SmStreamKey);
+      this.metrics.enableFailed.inc({ reason: 'internal-error' });
+    } else {
+      const state = binding?.state;
+      if (state && state.phase === 'attached' && state.stream === stream) return; // <resumed/> was written
+      const previd = typeof el.attrs.previd === 'string' ? el.attrs.previd : '';
+      const record = previd.length <= MAX_PREVID_LENGTH ? this.ids.lookup(previd) : undefined;
+      if (binding) stream.slots.delete(SmStreamKey);
+      if (state && record && state.phase === 'resuming' && !sessionEnded(record.session)) {
+        if (record.session.stream === stream) {
+          stream.writeNonza(failedElement(ns, 'internal-server-error'));
+          this.metrics.resumeFailed.inc({ reason: 'internal-error' });
+          void stream.close({ error: { condition: 'internal-server-error' }, reason: 'fault', endSession: false });
+          return;
+        }
+        this.hibernate(record.session, state);
+      }
+      this.metrics.resumeFailed.inc({ reason: 'internal-error' });
+    }
+    stream.writeNonza(failedElement(ns, 'internal-server-error'));
   }
 
   /** sm:3/sm:2 `<r/>`: "the recipient MUST acknowledge it" at once with `<a h/>` (§4). */
@@ -624,6 +689,7 @@ export class StreamManagerImpl {
   protected hibernate(session: Session, state: SmSessionState): void {
     const alreadyHibernating = state.phase === 'hibernating';
     this.setPhase(state, 'hibernating');
+    if (!alreadyHibernating) this.trackHibernating(session, state);
     state.stream = undefined;
     state.outstandingR = undefined;
     this.cancelTimer(state, 'quiet');
@@ -640,6 +706,50 @@ export class StreamManagerImpl {
         unacked: state.queue.length,
       });
     }
+  }
+
+  /**
+   * Enforces `maxHibernatingPerUser` and `maxHibernatingTotal` when `state` starts hibernating: the
+   * oldest hibernating session of the account (then of the node) is ended like an expiry — its
+   * queue is spilled (re-routed, stored offline or bounced), never dropped. The newest hibernating
+   * session is the one a client is most likely to resume.
+   */
+  protected trackHibernating(session: Session, state: SmSessionState): void {
+    const bare = session.jid.bare().toString();
+    this.hibernatingAll.set(state, { session, bare });
+    let mine = this.hibernatingByUser.get(bare);
+    if (!mine) this.hibernatingByUser.set(bare, (mine = new Set()));
+    mine.add(state);
+    while (mine.size > this.config.maxHibernatingPerUser) this.evictHibernating(mine.values().next().value!, 'user');
+    while (this.hibernatingAll.size > this.config.maxHibernatingTotal) {
+      this.evictHibernating(this.hibernatingAll.keys().next().value!, 'total');
+    }
+  }
+
+  /** Forgets `state` in the hibernation bookkeeping (it left `hibernating`). */
+  private untrackHibernating(state: SmSessionState): void {
+    const entry = this.hibernatingAll.get(state);
+    if (!entry) return;
+    this.hibernatingAll.delete(state);
+    const mine = this.hibernatingByUser.get(entry.bare);
+    mine?.delete(state);
+    if (mine && mine.size === 0) this.hibernatingByUser.delete(entry.bare);
+  }
+
+  /** Ends a hibernating session for a hibernation limit, like an expiry. */
+  protected evictHibernating(state: SmSessionState, scope: 'user' | 'total'): void {
+    const entry = this.hibernatingAll.get(state);
+    this.untrackHibernating(state);
+    if (!entry) return;
+    this.metrics.evicted.inc({ scope });
+    this.logger.info({ session: entry.session.id, scope }, 'sm: hibernation limit reached; ending the oldest hibernating session');
+    this.cancelTimer(state, 'expiry');
+    void this.registry.end(entry.session, 'expired').catch((err: unknown) => this.logger.error({ err }, 'sm: end failed'));
+  }
+
+  /** Number of hibernating sessions tracked for the limits (tests, metrics). */
+  get hibernatingCount(): number {
+    return this.hibernatingAll.size;
   }
 
   /** The resumption window ran out: the session ends (`expired`), which spills its queue. */
@@ -741,16 +851,25 @@ export class StreamManagerImpl {
     };
     if (stream.kind !== 'c2s' || !ctx.authenticatedJid) return fail('unexpected-request', 'unexpected-request');
     if (ctx.session || stream.slots.get(SmStreamKey)) return fail('unexpected-request', 'unexpected-request');
+    // Per-address limit on failed resumes (guessing SM-IDs), checked before anything is looked up,
+    // so the answer says nothing about the ID.
+    const limited = !this.exemptAddress(stream.remoteAddress);
+    const sourceKey = addressKey(stream.remoteAddress);
+    if (limited && !this.resumeFailures.allows(sourceKey, this.clock.now())) return fail('policy-violation', 'rate-limited');
+    const failCounted = (condition: StanzaErrorCondition, reason: string, h?: number): void => {
+      if (limited) this.resumeFailures.record(sourceKey, this.clock.now());
+      fail(condition, reason, h);
+    };
     const parsed = parseResume(el, ns);
-    if (!parsed.ok) return fail('bad-request', 'bad-request');
+    if (!parsed.ok) return failCounted('bad-request', 'bad-request');
     const { previd, h } = parsed.value;
     const bare = ctx.authenticatedJid.bare().toString();
 
     const notFound = (): void => {
       const kept = previd.length <= MAX_PREVID_LENGTH ? this.ids.retained(previd) : undefined;
-      if (kept && kept.bare === bare && kept.ns === ns) return fail('item-not-found', 'expired', kept.h);
+      if (kept && kept.bare === bare && kept.ns === ns) return failCounted('item-not-found', 'expired', kept.h);
       const live = previd.length <= MAX_PREVID_LENGTH ? this.ids.lookup(previd) : undefined;
-      return fail('item-not-found', live || kept ? 'not-owner' : 'unknown');
+      return failCounted('item-not-found', live || kept ? 'not-owner' : 'unknown');
     };
     const live = previd.length <= MAX_PREVID_LENGTH ? this.ids.lookup(previd) : undefined;
     if (!live || live.bare !== bare || live.ns !== ns) return notFound();
@@ -888,7 +1007,10 @@ export class StreamManagerImpl {
   /** Changes phase and keeps the hibernating gauge in step. */
   protected setPhase(state: SmSessionState, phase: SmPhase): void {
     if (state.phase === phase) return;
-    if (state.phase === 'hibernating') this.metrics.hibernating.dec();
+    if (state.phase === 'hibernating') {
+      this.metrics.hibernating.dec();
+      this.untrackHibernating(state);
+    }
     if (phase === 'hibernating') this.metrics.hibernating.inc();
     state.phase = phase;
   }

@@ -15,6 +15,9 @@ describe('config schema', () => {
       ackTimeout: 60,
       ackDelayed: 30,
       failedHRetention: 3600,
+      maxHibernatingPerUser: 5,
+      maxHibernatingTotal: 10000,
+      resumeFailuresPerMinute: 10,
       legacyDraftSm1: false,
     });
   });

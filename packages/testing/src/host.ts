@@ -86,6 +86,8 @@ export interface TestHostConfig {
   readonly timeouts?: Partial<HostConfigT['timeouts']>;
   /** Raw plugin sections by config key (validated by each loaded plugin's schema). */
   readonly plugins?: Readonly<Record<string, unknown>>;
+  /** Host limits plugins see (`HostConfig.limits`), e.g. `{ exemptAddresses: [] }`. Default: none (plugins use their defaults). */
+  readonly limits?: HostConfigT['limits'];
 }
 
 /** Options of {@link TestHost.create}. */
@@ -114,6 +116,8 @@ export interface ConnectOptions {
   readonly transport?: TransportKind;
   /** Default true. */
   readonly secure?: boolean;
+  /** The stream's remote address. Default `127.0.0.1`. */
+  readonly remoteAddress?: string;
   /**
    * Send initial presence after binding, making the session available (a number also sets the
    * presence priority). Default false.
@@ -236,6 +240,7 @@ export class TestHost {
       domain,
       timeouts: { ...DEFAULT_TIMEOUTS, ...(options.config?.timeouts ?? {}) },
       plugins: { ...(options.config?.plugins ?? {}), ...validated },
+      ...(options.config?.limits ? { limits: options.config.limits } : {}),
     };
     const serverInfo = {
       domain,
@@ -370,7 +375,7 @@ export class TestHost {
    * Stream features are not written (ask {@link TestClient.features}).
    */
   async connect(options: ConnectOptions = {}): Promise<TestClient> {
-    const stream = this.createStream('c2s', options.transport ?? 'tcp', options.secure ?? true);
+    const stream = this.createStream('c2s', options.transport ?? 'tcp', options.secure ?? true, options.remoteAddress);
     const client = new TestClient(this, stream, NS.CLIENT, options.resource ?? 'r1');
     this._clients.push(client);
     await stream.fireOpened();
@@ -402,9 +407,10 @@ export class TestHost {
     return client;
   }
 
-  private createStream(kind: 'c2s' | 'component', transport: TransportKind, secure: boolean): FakeStream {
+  private createStream(kind: 'c2s' | 'component', transport: TransportKind, secure: boolean, remoteAddress?: string): FakeStream {
     const t = this.config.timeouts;
     return new FakeStream({
+      ...(remoteAddress !== undefined ? { remoteAddress } : {}),
       time: this.time,
       logger: this.logs,
       kind,

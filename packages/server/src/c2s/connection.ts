@@ -62,6 +62,11 @@ export interface C2sDeps {
   maxSaslFailures: number;
   /** Secret for SCRAM fake salts of unknown users (no account enumeration). */
   fakeSaltSecret: Buffer;
+  /**
+   * Per-address SASL backoff (`limits.saslFailuresPerMinute`): while `saslLocked`, `<auth/>` is
+   * answered `temporary-auth-failure` without checking credentials. Optional (no backoff).
+   */
+  addressLimits?: { saslLocked(address: string): boolean; saslFailed(address: string): void };
 }
 
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
@@ -184,7 +189,15 @@ export class C2sConnection {
     if (ns === NS.SASL) return this.sasl(el);
     const handler = this.deps.hooks.nonzas.get(`${ns} ${el.name}`);
     if (handler) {
-      await handler.handle(this.ctx, el);
+      try {
+        await handler.handle(this.ctx, el);
+      } catch (err) {
+        if (err instanceof StreamErrorException) throw err;
+        // Fault isolation: a plugin's nonza handler threw. The stream is closed with
+        // internal-server-error but, like any loss of transport, the session may be resumed.
+        this.log.error({ err, plugin: contributionName(handler), element: el.name, xmlns: ns }, 'nonza handler failed');
+        await s.close({ error: { condition: 'internal-server-error' }, reason: 'fault', endSession: false });
+      }
       return;
     }
     await s.close({
@@ -283,6 +296,14 @@ export class C2sConnection {
         if (!this.mayAuthenticate) {
           return this.saslFailure({ kind: 'failure', condition: 'encryption-required' });
         }
+        if (this.deps.addressLimits?.saslLocked(s.remoteAddress)) {
+          // Per-address backoff: credentials are not even checked while the address is locked.
+          return this.saslFailure({
+            kind: 'failure',
+            condition: 'temporary-auth-failure',
+            text: 'too many failed authentications from your address; try again later',
+          });
+        }
         this.mechanism = createSaslMechanism(el.attrs.mechanism ?? '', this.deps.authenticator, this.deps.server.domain, {
           fakeSaltSecret: this.deps.fakeSaltSecret,
         });
@@ -332,6 +353,7 @@ export class C2sConnection {
     if (step.text) failure.append(xml('text', { 'xml:lang': 'en' }, step.text));
     this.stream.writeNonza(failure);
     this.deps.metrics.counter('strand_auth_total', 'SASL outcomes', ['result']).inc({ result: step.condition });
+    if (step.condition === 'not-authorized') this.deps.addressLimits?.saslFailed(this.stream.remoteAddress);
     if (step.condition !== 'aborted' && ++this.saslFailures >= this.deps.maxSaslFailures) {
       await this.stream.close({ error: { condition: 'policy-violation', text: 'too many authentication failures' }, reason: 'sasl-failures' });
     }

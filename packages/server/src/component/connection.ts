@@ -167,7 +167,7 @@ export class ComponentConnection {
       return;
     }
     s.authenticatedJid = new JID(null, domain);
-    this.deliver = (stanza: Element) => s.state !== 'closed' && s.writeStanza(forComponent(stanza));
+    this.deliver = (stanza: Element) => s.writeStanza(forComponent(stanza));
     this.deps.external.register(domain, this.deliver);
     components.set(domain, { connectedAt: this.deps.clock.now() });
     this.deps.metrics.gauge('strand_components_connected', 'Connected XEP-0114 components').inc();

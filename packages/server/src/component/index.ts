@@ -7,7 +7,6 @@ import type { Socket } from 'node:net';
 import {
   Clock,
   HostConfig,
-  Logger,
   Metrics,
   Scheduler,
   ServerInfo,

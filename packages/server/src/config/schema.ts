@@ -4,6 +4,7 @@
  * an omitted section still gets its inner defaults (zod 4's `.default()` would skip parsing).
  */
 import { z } from 'zod';
+import { addressMatcher, DEFAULT_EXEMPT_ADDRESSES } from '@strand/core';
 
 /** A listening port: `0` = ephemeral, `null` or `false` = disabled (normalised to `null`). */
 const port = (defaultPort: number) =>
@@ -55,6 +56,11 @@ export const TimeoutsSchema = z
     closeHandshake: seconds().default(5),
     /** Silence after which `StreamListener.onReadTimeout` runs; 0 = never. */
     read: z.number().finite().nonnegative().default(300),
+    /**
+     * A top-level element (or a stream header) started but not completed within this time closes
+     * the stream with `policy-violation` (slowloris defence after authentication); 0 = never.
+     */
+    stanza: z.number().finite().nonnegative().default(60),
   })
   .strict();
 
@@ -64,7 +70,8 @@ export const LimitsSchema = z
     /** RFC 6120 §13.12 requires accepting stanzas of at least 10000 bytes. */
     maxStanzaBytes: z.int().min(10000).default(262144),
     maxDepth: z.int().min(1).default(64),
-    maxAttributes: z.int().min(1).default(64),
+    /** Attributes per element, namespace declarations included — also on the stream header (≥ 8 so headers fit). */
+    maxAttributes: z.int().min(8).default(64),
     /** Maximum size of a stream header (`<stream:stream …>`). */
     maxHeaderBytes: z.int().min(256).default(4096),
     maxResourcesPerAccount: z.int().min(1).default(10),
@@ -72,6 +79,30 @@ export const LimitsSchema = z
     maxSaslFailures: z.int().min(1).max(10).default(3),
     /** Offline messages kept per account (0 = none). */
     offlinePerUser: z.int().min(0).default(1000),
+    /**
+     * Addresses and CIDR blocks exempt from the per-address limits below (and from plugins'
+     * per-address limits, e.g. stream management's resume limit). Default: loopback.
+     */
+    exemptAddresses: z
+      .array(
+        z.string().refine((entry) => {
+          try {
+            addressMatcher([entry]);
+            return true;
+          } catch {
+            return false;
+          }
+        }, 'expected an IP address or a CIDR block such as 10.0.0.0/8 or fd00::/8'),
+      )
+      .default([...DEFAULT_EXEMPT_ADDRESSES]),
+    /** New connections accepted per second from one address (IPv6: one /64); 0 = unlimited. */
+    connectionsPerSecond: z.int().min(0).default(20),
+    /**
+     * Failed SASL authentications (`not-authorized`) from one address (IPv6: one /64) within a
+     * sliding minute; past it `<auth/>` is answered `temporary-auth-failure` without checking
+     * credentials until the minute has slid. 0 = unlimited.
+     */
+    saslFailuresPerMinute: z.int().min(0).default(10),
   })
   .strict();
 

@@ -41,13 +41,55 @@ export class InboundProcessor {
    * bounced), which is when stream management counts it.
    */
   process(ctx: StanzaContext): Promise<void> {
-    const inner = () => this.handle(ctx);
+    const inner = () => this.innermost(ctx);
     if (this.hooks.inbound.length === 0) return inner();
     return composeInterceptors<InboundStanzaInterceptor, void>(
       this.hooks.inbound,
-      (i, next) => i.intercept(ctx, next),
+      (i, next) => this.intercept(i, ctx, next),
       inner,
     )();
+  }
+
+  /**
+   * The host's own processing of the stanza. A fault that no handler-level catch attributed (the
+   * router, a store, a rebound host service) still answers this stanza with
+   * `internal-server-error` instead of failing the stream.
+   */
+  private async innermost(ctx: StanzaContext): Promise<void> {
+    try {
+      await this.handle(ctx);
+    } catch (err) {
+      await this.fault(ctx, err, 'host');
+    }
+  }
+
+  /**
+   * Runs one inbound interceptor with fault isolation. An interceptor that throws before the
+   * stanza was processed gets it answered with `internal-server-error` (so an outer interceptor,
+   * e.g. stream management's counter, sees it handled like any rejected stanza); one that throws
+   * after `next()` completed is only logged (the stanza was processed). A failure of the inner
+   * steps passes through unchanged.
+   */
+  private async intercept(i: InboundStanzaInterceptor, ctx: StanzaContext, next: () => Promise<void>): Promise<void> {
+    const inner: { failed: boolean; error?: unknown } = { failed: false };
+    let called: Promise<void> | undefined;
+    const guardedNext = (): Promise<void> =>
+      (called ??= next().catch((err: unknown) => {
+        inner.failed = true;
+        inner.error = err;
+        throw err;
+      }));
+    try {
+      await i.intercept(ctx, guardedNext);
+    } catch (err) {
+      if (inner.failed && err === inner.error) throw err;
+      this.logger.error({ err, plugin: contributionName(i), stanza: ctx.stanza.name }, 'inbound interceptor failed');
+      if (called) {
+        await called.catch(() => undefined); // the stanza is being processed: let it finish
+        return;
+      }
+      await this.reply(ctx, 'internal-server-error');
+    }
   }
 
   private async handle(ctx: StanzaContext): Promise<void> {

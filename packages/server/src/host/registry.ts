@@ -8,11 +8,14 @@ import { inject, injectable } from 'inversify';
 import {
   bareOf,
   Clock,
+  contributionName,
   Logger,
   notifyAll,
   parseJid,
   type CloseInfo,
   type JID,
+  type OutboundStanzaInterceptor,
+  type SendResult,
   type Session,
   type SessionEndReason,
   type SessionRegistry,
@@ -87,7 +90,7 @@ export class SessionRegistryImpl implements SessionRegistry {
       // Leaves the registry now; its stream finishes the close handshake in the background.
       void this.end(existing, 'replaced', { condition: 'conflict', text: 'Replaced by a new connection' });
     }
-    const session = new SessionImpl(randomBytes(12).toString('base64url'), jid, stream, this.clock.now(), this.hooks.outbound);
+    const session = new SessionImpl(randomBytes(12).toString('base64url'), jid, stream, this.clock.now(), this.outbound);
     this.byFull.set(jid.toString(), session);
     let set = this.byBare.get(session.bare);
     if (!set) {
@@ -98,6 +101,30 @@ export class SessionRegistryImpl implements SessionRegistry {
     stream.session = session;
     await notifyAll(this.hooks.sessionListeners, 'onBound', this.logger, session);
     return session;
+  }
+
+  private guardedOutbound: OutboundStanzaInterceptor[] | undefined;
+
+  /**
+   * The outbound interceptors with fault isolation: one that throws is logged with its name and
+   * the send resolves with what the inner steps did (`'written'`/`'held'`), or `'refused'` when
+   * they never ran — the caller then re-routes the stanza like for an unavailable resource
+   * (another resource, offline storage or an error bounce), so nothing is lost silently.
+   */
+  private get outbound(): OutboundStanzaInterceptor[] {
+    return (this.guardedOutbound ??= this.hooks.outbound.map((i) => ({
+      priority: i.priority,
+      intercept: async (ctx, next) => {
+        let inner: Promise<SendResult> | undefined;
+        try {
+          return await i.intercept(ctx, () => (inner ??= next()));
+        } catch (err) {
+          this.logger.error({ err, plugin: contributionName(i), to: ctx.session.jid.toString() }, 'outbound interceptor failed');
+          if (!inner) return 'refused';
+          return inner.catch((): SendResult => 'refused');
+        }
+      },
+    })));
   }
 
   async attachStream(session: Session, stream: XmlStream): Promise<void> {

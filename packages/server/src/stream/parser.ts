@@ -134,11 +134,30 @@ export class StreamParser extends EventEmitter<StreamParserEvents> {
   private resetRequested = false;
   /** Set by `reset({ discardRest })` during dispatch: the rest of the current write is dropped. */
   private discardWrite = false;
+  /**
+   * Completed top-level constructs (stream headers and top-level elements) since construction;
+   * never reset. With {@link incomplete} it tells a transport when the construct in progress began.
+   */
+  boundaries = 0;
+  /** Non-whitespace input after the last boundary while at most the root is open. */
+  private tailDirty = false;
+  /** Offset (in the current chunk string) just after the last boundary in it; -1 when none. */
+  private lastBoundaryOff = -1;
 
   constructor(limits: Partial<StreamParserLimits> = {}) {
     super();
     this.limits = Object.freeze({ ...DEFAULT_STREAM_LIMITS, ...limits });
     this.init(true);
+  }
+
+  /**
+   * True while a stream header or a top-level element has started (any non-whitespace input after
+   * the last completed one) but is not complete yet: the state a slowloris peer keeps a stream in.
+   * False after an error or the stream end.
+   */
+  get incomplete(): boolean {
+    if (this.phase === 'failed' || this.phase === 'ended') return false;
+    return this.level >= 2 || this.tailDirty;
   }
 
   /**
@@ -186,6 +205,8 @@ export class StreamParser extends EventEmitter<StreamParserEvents> {
     this.root = this.cursor = undefined;
     this.level = 0;
     this.charsFed = this.bytesFed = this.segStart = 0;
+    this.tailDirty = false;
+    this.lastBoundaryOff = -1;
   }
 
   private createSax(): Sax {
@@ -234,6 +255,12 @@ export class StreamParser extends EventEmitter<StreamParserEvents> {
       this.chunkAscii = strBytes === str.length;
       this.scanOff = this.scanBytes = 0;
       if (str.length > 0) this.sax.write(str);
+      if (this.lastBoundaryOff >= 0) {
+        this.tailDirty = this.level <= 1 && hasNonWhitespace(str, this.lastBoundaryOff);
+        this.lastBoundaryOff = -1;
+      } else if (!this.tailDirty && this.level <= 1) {
+        this.tailDirty = hasNonWhitespace(str, 0);
+      }
       this.charsFed += str.length;
       this.bytesFed += strBytes;
       if (this.live) this.checkPendingBytes();
@@ -391,6 +418,8 @@ export class StreamParser extends EventEmitter<StreamParserEvents> {
     this.level = 1;
     this.phase = 'open';
     this.segStart = headerBytes;
+    this.boundaries++;
+    this.lastBoundaryOff = this.offset();
     this.pending.push({ kind: 'start', attrs, ns: nsAttrs, end: this.offset() });
   }
 
@@ -414,6 +443,8 @@ export class StreamParser extends EventEmitter<StreamParserEvents> {
     }
     this.segStart = endBytes;
     this.cursor = undefined;
+    this.boundaries++;
+    this.lastBoundaryOff = this.offset();
     this.pending.push({ kind: 'element', el, end: this.offset() });
   }
 
@@ -508,6 +539,15 @@ function unboundPrefix(el: Element): string | undefined {
     if (el.findNS(prefix) === undefined) return prefix;
   }
   return undefined;
+}
+
+/** True when `str` has a character other than XML whitespace at or after `from`. */
+function hasNonWhitespace(str: string, from: number): boolean {
+  for (let i = Math.max(0, from); i < str.length; i++) {
+    const c = str.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return true;
+  }
+  return false;
 }
 
 /** Length of the longest prefix of `bytes` without invalid UTF-8 (binary search; error path only). */

@@ -101,6 +101,8 @@ type Item =
 
 /** Parsed elements waiting beyond this count pause reading until the queue is drained. */
 const QUEUE_HIGH_WATER = 100;
+/** Elements delivered in a row before yielding to the event loop (fairness between streams). */
+const YIELD_EVERY = 32;
 const CLOSE_TAG = '</stream:stream>';
 
 /** A fresh stream id: 128 random bits, base64url (RFC 6120 §4.7.3). */
@@ -158,6 +160,7 @@ export class XmlStreamImpl implements XmlStream {
   private _state: StreamState = 'opening';
   private _lastReadAt: number;
   private _lastWriteAt: number;
+  private _incompleteSince: number | undefined;
   private headerSent = false;
 
   private queue: Item[] = [];
@@ -228,6 +231,14 @@ export class XmlStreamImpl implements XmlStream {
   get lastWriteAt(): number {
     return this._lastWriteAt;
   }
+  /**
+   * When the stream header or top-level element being received began to arrive (epoch ms), while
+   * one is incomplete; undefined otherwise, and while reading is paused by us (our backlog must not
+   * count against the peer). The host closes streams that stay incomplete for `timeouts.stanza`.
+   */
+  get incompleteSince(): number | undefined {
+    return this.paused ? undefined : this._incompleteSince;
+  }
   /** True while the socket's write buffer is above its high-water mark (writes are still accepted). */
   get writableNeedDrain(): boolean {
     return this.socket.writableNeedDrain;
@@ -266,6 +277,7 @@ export class XmlStreamImpl implements XmlStream {
     this.queue = this.queue.slice(this.head).filter((item) => item.kind === 'eof');
     this.head = 0;
     this.parser.reset({ discardRest });
+    this._incompleteSince = undefined;
     this._streamId = newStreamId();
     this.headerSent = false;
     this._state = 'opening';
@@ -284,6 +296,7 @@ export class XmlStreamImpl implements XmlStream {
       return Promise.reject(new Error(`cannot start TLS on a ${this._state} stream`));
     }
     const plain = this.socket;
+    this.flushWrites(); // <proceed/> goes out in plaintext before the TLS layer takes the socket
     this.unwire(plain);
     plain.on('error', (err) => this.log.debug({ err }, 'error on the socket under TLS'));
     const socket = new tls.TLSSocket(plain, { isServer: true, secureContext });
@@ -369,8 +382,11 @@ export class XmlStreamImpl implements XmlStream {
 
   private readonly onData = (chunk: Buffer): void => {
     if (this._state === 'closed') return;
-    this._lastReadAt = this.clock.now();
+    const now = (this._lastReadAt = this.clock.now());
+    const boundaries = this.parser.boundaries;
     this.parser.write(chunk);
+    if (!this.parser.incomplete) this._incompleteSince = undefined;
+    else if (this._incompleteSince === undefined || this.parser.boundaries !== boundaries) this._incompleteSince = now;
   };
 
   private readonly onSocketEnd = (): void => this.transportGone('eof');
@@ -434,11 +450,14 @@ export class XmlStreamImpl implements XmlStream {
   private resumeIfDrained(): void {
     if (this.paused && this.head >= this.queue.length) {
       this.paused = false;
+      if (this._incompleteSince !== undefined) this._incompleteSince = this.clock.now();
       this.socket.resume();
     }
   }
 
   /** Delivers queued items one at a time, in order. Started synchronously when idle. */
+  private deliveredSinceYield = 0;
+
   private async pump(): Promise<void> {
     this.pumping = true;
     try {
@@ -456,6 +475,12 @@ export class XmlStreamImpl implements XmlStream {
         // the item in flight when close() starts or, while closing, when the input ends.
         await Promise.race([delivery, new Promise<void>((resolve) => (this.releaseInFlight = resolve))]);
         this.releaseInFlight = undefined;
+        // Fairness: processing is a chain of microtasks that would otherwise run a whole burst
+        // without letting the event loop read other sockets (e.g. a receiver's acks).
+        if (++this.deliveredSinceYield >= YIELD_EVERY) {
+          this.deliveredSinceYield = 0;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
       }
     } finally {
       this.pumping = false;
@@ -498,10 +523,29 @@ export class XmlStreamImpl implements XmlStream {
     if (this.outputClosed || this._state === 'closed') return false;
     const socket = this.socket;
     if (socket.destroyed || !socket.writable) return false;
+    if (this.corkedSocket !== socket) {
+      // Batch every write of this tick (the whole microtask cascade of processing one input
+      // chunk) into one writev: far fewer syscalls and TLS records per stanza.
+      this.flushWrites();
+      this.corkedSocket = socket;
+      socket.cork();
+      process.nextTick(this.flushWrites);
+    }
     socket.write(data);
     this._lastWriteAt = this.clock.now();
     return true;
   }
+
+  /** The socket whose writes are corked until the next tick, if any. */
+  private corkedSocket: net.Socket | undefined;
+
+  /** Sends the writes batched in this tick. */
+  private readonly flushWrites = (): void => {
+    const s = this.corkedSocket;
+    if (!s) return;
+    this.corkedSocket = undefined;
+    s.uncork();
+  };
 
   private headerXml(attrs: Record<string, string | undefined>): string {
     const all: Record<string, string | undefined> = {
@@ -553,6 +597,7 @@ export class XmlStreamImpl implements XmlStream {
     if (!this.outputClosed || !this.inputDone || this._state === 'closed') return;
     const socket = this.socket;
     if (!socket.destroyed) {
+      this.flushWrites();
       socket.end();
       if (this.paused) socket.resume(); // read the peer's FIN
       // A peer that never closes its side must not hold the connection.
@@ -573,6 +618,7 @@ export class XmlStreamImpl implements XmlStream {
   }
 
   private destroySocket(): void {
+    this.corkedSocket = undefined;
     this.socket.destroy();
     if (this.rawSocket !== this.socket) this.rawSocket.destroy();
   }

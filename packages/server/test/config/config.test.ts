@@ -60,7 +60,7 @@ describe('loadConfig: valid files', () => {
       domain: 'localhost',
       listen: { host: '127.0.0.1', c2s: 5222, c2sTls: 5223, http: 5280, component: 5347 },
       tls: { selfSigned: true },
-      timeouts: { preAuth: 60, closeHandshake: 5, read: 300 },
+      timeouts: { preAuth: 60, closeHandshake: 5, read: 300, stanza: 60 },
       limits: {
         maxStanzaBytes: 262144,
         maxDepth: 64,
@@ -69,6 +69,9 @@ describe('loadConfig: valid files', () => {
         maxResourcesPerAccount: 10,
         maxSaslFailures: 3,
         offlinePerUser: 1000,
+        exemptAddresses: ['127.0.0.0/8', '::1'],
+        connectionsPerSecond: 20,
+        saslFailuresPerMinute: 10,
       },
       auth: { scramIterations: 4096, allowPlaintextOnLoopback: true, requireEncryption: true },
       storage: { kind: 'sqlite', path: join(dir, 'data', 'strand.db') },
@@ -102,7 +105,7 @@ describe('loadConfig: valid files', () => {
     const config = await loadConfig(write('strand.yml', FULL_YAML));
     expect(config.domain).toBe('example.org');
     expect(config.listen).toEqual({ host: '0.0.0.0', c2s: 5222, c2sTls: null, http: 0, component: null });
-    expect(config.timeouts).toEqual({ preAuth: 30, closeHandshake: 2.5, read: 0 });
+    expect(config.timeouts).toEqual({ preAuth: 30, closeHandshake: 2.5, read: 0, stanza: 60 });
     expect(config.limits.offlinePerUser).toBe(0);
     expect(config.auth.scramIterations).toBe(10000);
     expect(config.accounts).toEqual([
