@@ -2,7 +2,7 @@
 // Prepares everything the test suite needs on a fresh machine, idempotently:
 //  1. a throwaway test CA and a `localhost` certificate signed by it (test/.certs), which the
 //     tests trust through NODE_EXTRA_CA_CERTS (set by scripts/run-tests.mjs);
-//  2. Debian packages for interop peers (python3-slixmpp, prosody). Missing packages are installed with
+//  2. Debian packages for interop peers (python3-slixmpp, prosody, chromium). Missing packages are installed with
 //     apt-get; if that fails the script fails loudly — interop tests are never skipped.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -73,6 +73,9 @@ function ensureDebianPackages() {
     { pkg: 'python3-slixmpp', check: () => python('import slixmpp') },
     // Prosody 0.12 for the XEP-0114 component interop tests (test/component-prosody.test.ts).
     { pkg: 'prosody', check: () => executable('/usr/bin/prosody') && executable('/usr/bin/prosodyctl') },
+    // Headless Chromium for the Converse.js-over-WebSocket test (test/websocket/converse.test.ts),
+    // driven with playwright-core (which cannot download browsers here).
+    { pkg: 'chromium', check: () => executable('/usr/bin/chromium') },
   ];
   const missing = wanted.filter((w) => !w.check()).map((w) => w.pkg);
   if (missing.length === 0) return;

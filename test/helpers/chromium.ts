@@ -47,7 +47,9 @@ export async function launchChromium(): Promise<RunningChromium> {
       } catch {
         /* already gone */
       }
-      await Promise.race([proc.exited, new Promise((r) => setTimeout(r, 5000))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([proc.exited, new Promise((r) => (timer = setTimeout(r, 5000)))]);
+      clearTimeout(timer);
     }
     rmSync(profile, { recursive: true, force: true });
   };

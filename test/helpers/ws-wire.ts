@@ -65,10 +65,13 @@ export class WsWire {
     );
   }
 
-  /** Opens a WebSocket to `/xmpp-websocket` offering `protocols` (default `xmpp`). */
-  static connect(httpPort: number, protocols: string[] = ['xmpp']): Promise<WsWire> {
+  /**
+   * Opens a WebSocket to `/xmpp-websocket` offering `protocols` (default `xmpp`). With
+   * `autoPong: false` the client ignores the server's pings, as a dead peer would.
+   */
+  static connect(httpPort: number, protocols: string[] = ['xmpp'], options: { autoPong?: boolean } = {}): Promise<WsWire> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(wsUrl(httpPort, '127.0.0.1'), protocols);
+      const ws = new WebSocket(wsUrl(httpPort, '127.0.0.1'), protocols, { autoPong: options.autoPong ?? true });
       ws.once('open', () => {
         ws.off('error', reject);
         resolve(new WsWire(ws));

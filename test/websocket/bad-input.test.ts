@@ -34,36 +34,71 @@ const billionLaughs = (() => {
 const MSG = `xmlns='jabber:client' to='bob@localhost/chatter' type='chat'`;
 
 const CASES: Case[] = [
-  { name: 'a first message that is not <open/>', condition: 'invalid-namespace', raw: true, input: `<message ${MSG}><body>x</body></message>` },
+  {
+    name: 'a first message that is not <open/>',
+    condition: 'invalid-namespace',
+    raw: true,
+    input: `<message ${MSG}><body>x</body></message>`,
+  },
   {
     name: 'a TCP stream header instead of <open/>',
     condition: 'not-well-formed',
     raw: true,
     input: `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>`,
   },
-  { name: '<open/> in the jabber:client namespace', condition: 'invalid-namespace', raw: true, input: `<open xmlns='jabber:client' to='localhost' version='1.0'/>` },
+  {
+    name: '<open/> in the jabber:client namespace',
+    condition: 'invalid-namespace',
+    raw: true,
+    input: `<open xmlns='jabber:client' to='localhost' version='1.0'/>`,
+  },
   { name: '<open/> without a namespace', condition: 'invalid-namespace', raw: true, input: `<open to='localhost' version='1.0'/>` },
   { name: '<open/> to an unknown host', condition: 'host-unknown', raw: true, input: open('example.org') },
   { name: '<open/> without version', condition: 'unsupported-version', raw: true, input: `<open xmlns='${NS_FRAMING}' to='localhost'/>` },
   { name: 'a second <open/> in an open stream', condition: 'bad-format', input: open() },
   { name: 'a stanza before authentication', condition: 'not-authorized', input: `<message ${MSG}><body>before auth</body></message>` },
-  { name: 'a stanza without a namespace (RFC 7395 §3.3.3)', condition: 'invalid-namespace', login: true, input: `<message to='bob@localhost/chatter' type='chat'><body>x</body></message>` },
+  {
+    name: 'a stanza without a namespace (RFC 7395 §3.3.3)',
+    condition: 'invalid-namespace',
+    login: true,
+    input: `<message to='bob@localhost/chatter' type='chat'><body>x</body></message>`,
+  },
   {
     name: 'an undeclared stream: prefix',
     condition: 'bad-namespace-prefix',
     login: true,
     input: `<stream:error><reset xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>`,
   },
-  { name: 'two stanzas in one message', condition: 'not-well-formed', login: true, input: `<message ${MSG}><body>1</body></message><message ${MSG}><body>2</body></message>` },
+  {
+    name: 'two stanzas in one message',
+    condition: 'not-well-formed',
+    login: true,
+    input: `<message ${MSG}><body>1</body></message><message ${MSG}><body>2</body></message>`,
+  },
   { name: 'half a stanza (split across messages)', condition: 'not-well-formed', login: true, input: `<message ${MSG}><body>1</bo` },
   { name: 'text outside the element', condition: 'not-well-formed', login: true, input: `hello <message ${MSG}/>` },
   { name: 'garbage', condition: 'not-well-formed', login: true, input: `<<\u0001\u0002>>&&` },
   { name: 'a DTD with billion laughs', condition: 'restricted-xml', login: true, input: billionLaughs },
-  { name: 'an undefined entity reference', condition: 'restricted-xml', login: true, input: `<message ${MSG}><body>&lol9;</body></message>` },
+  {
+    name: 'an undefined entity reference',
+    condition: 'restricted-xml',
+    login: true,
+    input: `<message ${MSG}><body>&lol9;</body></message>`,
+  },
   { name: 'a comment', condition: 'restricted-xml', login: true, input: `<message ${MSG}><body>x</body><!-- hi --></message>` },
   { name: 'a processing instruction', condition: 'restricted-xml', login: true, input: `<message ${MSG}><?pi x?><body>x</body></message>` },
-  { name: 'an XML declaration naming UTF-16', condition: 'unsupported-encoding', login: true, input: `<?xml version='1.0' encoding='UTF-16'?><message ${MSG}/>` },
-  { name: '1 000-deep nesting', condition: 'policy-violation', login: true, input: () => `<message ${MSG}>${'<x>'.repeat(1000)}${'</x>'.repeat(1000)}</message>` },
+  {
+    name: 'an XML declaration naming UTF-16',
+    condition: 'unsupported-encoding',
+    login: true,
+    input: `<?xml version='1.0' encoding='UTF-16'?><message ${MSG}/>`,
+  },
+  {
+    name: '1 000-deep nesting',
+    condition: 'policy-violation',
+    login: true,
+    input: () => `<message ${MSG}>${'<x>'.repeat(1000)}${'</x>'.repeat(1000)}</message>`,
+  },
   {
     name: '100 attributes on one element',
     condition: 'policy-violation',
@@ -92,7 +127,12 @@ const CASES: Case[] = [
     input: Buffer.concat([Buffer.from(`<message ${MSG}><body>`), Buffer.from([0xc3, 0x28, 0xff, 0xfe]), Buffer.from(`</body></message>`)]),
   },
   { name: 'a binary message (RFC 7395 §3.2)', condition: 'bad-format', login: true, binary: true, input: Buffer.from(`<message ${MSG}/>`) },
-  { name: 'an unknown top-level element', condition: 'unsupported-stanza-type', login: true, input: `<unknown-thing xmlns='urn:example'/>` },
+  {
+    name: 'an unknown top-level element',
+    condition: 'unsupported-stanza-type',
+    login: true,
+    input: `<unknown-thing xmlns='urn:example'/>`,
+  },
   {
     name: "a spoofed 'from'",
     condition: 'invalid-from',
@@ -109,7 +149,14 @@ describe('bad input over WebSocket: precise stream errors, no collateral damage'
 
   beforeAll(async () => {
     srv = await startServer({
-      limits: { maxStanzaBytes: MAX_STANZA_BYTES, maxDepth: 64, maxAttributes: 64, maxHeaderBytes: 4096, maxResourcesPerAccount: 100, offlinePerUser: 1000 },
+      limits: {
+        maxStanzaBytes: MAX_STANZA_BYTES,
+        maxDepth: 64,
+        maxAttributes: 64,
+        maxHeaderBytes: 4096,
+        maxResourcesPerAccount: 100,
+        offlinePerUser: 1000,
+      },
     });
     chatter = await startChatter(srv.ports);
   });

@@ -69,7 +69,10 @@ for (const transport of ['tcp', 'websocket'] as const) {
     let srv: RunningServer;
     let alice: SmClient | undefined;
     beforeAll(async () => {
-      srv = await startServer({ plugins: { '@strand/stream-management': { resumeTimeout: 60 } } }, { plugins: { '@strand/stream-management': sm } });
+      srv = await startServer(
+        { plugins: { '@strand/stream-management': { resumeTimeout: 60 } } },
+        { plugins: { '@strand/stream-management': sm } },
+      );
     });
     afterAll(async () => {
       if (alice) {
@@ -94,7 +97,13 @@ for (const transport of ['tcp', 'websocket'] as const) {
       let pendingResume: Promise<void> | undefined;
       let drops = 0;
       for (let i = 1; i <= MESSAGES; i++) {
-        await router.route(xml('message', { from: 'bob@localhost/desk', to: 'alice@localhost/phone', type: 'chat', id: `m${i}` }, xml('body', {}, String(i))));
+        await router.route(
+          xml(
+            'message',
+            { from: 'bob@localhost/desk', to: 'alice@localhost/phone', type: 'chat', id: `m${i}` },
+            xml('body', {}, String(i)),
+          ),
+        );
         if (i % 7 === 0) await new Promise((r) => setImmediate(r));
         if (!points.has(i)) continue;
         if (pendingResume) await pendingResume;

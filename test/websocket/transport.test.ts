@@ -37,7 +37,10 @@ function serverStream(fullJid: string): XmlStream {
 }
 
 /** GET on the HTTP port with explicit headers (fetch cannot set Host). */
-function httpGet(path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+function httpGet(
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: srv.ports.http, path, headers, method: 'GET' }, (res) => {
       let body = '';
@@ -100,7 +103,9 @@ describe('framing on the wire (RFC 7395 §3.3)', () => {
     await w.send(open('localhost', " xml:lang='de'"));
     await w.waitFor(/<\/stream:features>/);
     const [first, second] = w.messages.map((m) => m.data);
-    expect(first).toMatch(new RegExp(`^<open xmlns='${NS_FRAMING}' id='[A-Za-z0-9_-]{22}' from='localhost' version='1.0' xml:lang='en'/>$`));
+    expect(first).toMatch(
+      new RegExp(`^<open xmlns='${NS_FRAMING}' id='[A-Za-z0-9_-]{22}' from='localhost' version='1.0' xml:lang='en'/>$`),
+    );
     expect(second).toMatch(/^<stream:features xmlns:stream="http:\/\/etherx.jabber.org\/streams">.*<\/stream:features>$/);
     // No STARTTLS on WebSocket; SASL is offered on loopback.
     expect(second).not.toContain('starttls');
@@ -220,7 +225,7 @@ describe('close handshake (RFC 7395 §3.6)', () => {
     expect(w.closeCode).toBe(1000);
   });
 
-  it('the server closes: error + <close/>, keeps reading until the client\'s <close/>, then closes the WebSocket', async () => {
+  it("the server closes: error + <close/>, keeps reading until the client's <close/>, then closes the WebSocket", async () => {
     const w = await wire();
     const jid = await w.login('alice', 'secret', 'kick');
     const stream = serverStream(jid);

@@ -156,7 +156,9 @@ export interface Session {
    * Sends a stanza to the client through the {@link OutboundStanzaInterceptor} chain; the final
    * step writes it to the attached stream while that stream is `open` (once a close has started,
    * stanzas are refused and re-routed, or held by stream management). This is the only way
-   * stanzas reach a client.
+   * stanzas reach a client. The stanza must not be modified once passed here: stream management
+   * keeps the element itself for retransmission, and one element may go to several sessions (copy
+   * it — `cloneElement` — to send a variant).
    * @returns `'written'`, `'held'` (an interceptor took responsibility, e.g. SM hibernation) or
    *   `'refused'` (no stream could take it; the caller re-routes it like for an unavailable resource).
    */

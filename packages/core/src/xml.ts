@@ -21,8 +21,13 @@ export function namespaceOf(el: Element): string {
 
 /** Deep copy of an element (attributes and children), detached from its parent. */
 export function cloneElement(el: Element): Element {
-  const copy = new Element(el.name, el.attrs);
-  for (const child of el.children) {
+  // Same result as `new Element(el.name, el.attrs)` (ltx copies attrs with Object.assign), but the
+  // spread copy is several times faster: stream management copies every outbound stanza.
+  const copy = new Element(el.name);
+  copy.attrs = { ...el.attrs };
+  const children = el.children;
+  for (let i = 0; i < children.length; i++) {
+    const child = children[i]!;
     if (typeof child === 'string') copy.children.push(child);
     else copy.cnode(cloneElement(child as Element));
   }

@@ -10,6 +10,7 @@ import { SessionRegistryImpl } from './host/registry.js';
 import { ExternalRoutes, RouterImpl } from './host/router.js';
 import { DiscoInfoHandlerImpl, DiscoItemsHandlerImpl } from './iq/disco.js';
 import { PingHandlerImpl } from './iq/ping.js';
+import { SessionEstablishmentHandlerImpl } from './iq/session.js';
 
 export const hostModule = new ContainerModule(({ bind }) => {
   bind(SessionRegistryImpl).toSelf().inSingletonScope();
@@ -24,4 +25,6 @@ export const hostModule = new ContainerModule(({ bind }) => {
   bind(IqHandler).toService(DiscoItemsHandlerImpl);
   bind(PingHandlerImpl).toSelf().inSingletonScope();
   bind(IqHandler).toService(PingHandlerImpl);
+  bind(SessionEstablishmentHandlerImpl).toSelf().inSingletonScope();
+  bind(IqHandler).toService(SessionEstablishmentHandlerImpl);
 });

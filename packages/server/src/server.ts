@@ -461,6 +461,13 @@ export class StrandServer {
       fallbackHost: () => `${this.config.domain}:${this.ports.http ?? 0}`,
       closeTimeoutMs: this.config.timeouts.closeHandshake * 1000,
       logger: this.logger,
+      clock: this.container.get<Clock>(Clock),
+      // limits.connectionsPerSecond, as for TCP; refused before the handshake (HTTP 429).
+      admit: (req) => {
+        if (this.addressLimits.admitConnection(req.socket.remoteAddress)) return true;
+        this.container.get<Metrics>(Metrics).counter('strand_connections_refused_total', 'Connections refused by a per-address limit', ['reason']).inc({ reason: 'connection-rate' });
+        return false;
+      },
       onConnection: (ws, req) => this.acceptWebSocket(ws, req),
     });
   }

@@ -14,6 +14,7 @@ import {
   StreamFeatureProvider,
   StreamListener,
   type Logger as LoggerT,
+  type OutboundStanzaInterceptor as OutboundStanzaInterceptorT,
   type Router as RouterT,
   type SessionRegistry as SessionRegistryT,
 } from '@strand/core';
@@ -52,12 +53,16 @@ export function streamManagementModule(input: SmConfigInput): ContainerModule {
       .toDynamicValue((ctx) => {
         let registry: SessionRegistryT | undefined;
         let router: RouterT | undefined;
+        let outbound: OutboundStanzaInterceptorT[] | undefined;
         return {
           get registry() {
             return (registry ??= ctx.get<SessionRegistryT>(SessionRegistry));
           },
           get router() {
             return (router ??= ctx.get<RouterT>(Router));
+          },
+          get outbound() {
+            return (outbound ??= ctx.getAll<OutboundStanzaInterceptorT>(OutboundStanzaInterceptor));
           },
         };
       })

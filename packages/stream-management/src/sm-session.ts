@@ -87,10 +87,13 @@ export class SmSessionState {
   // ---- runtime (not serialised)
   /** The stream currently carrying SM (undefined while hibernating). */
   stream: XmlStream | undefined;
-  /** Orders every outbound send and the writing of `<enabled/>`/`<resumed/>` + retransmission. */
-  readonly lock = new SerialLock();
-  /** Serialises concurrent `<resume/>` attempts for this session. */
-  readonly resumeLock = new SerialLock();
+  /**
+   * Orders every outbound send and the writing of `<enabled/>`/`<resumed/>` + retransmission.
+   * Re-entrant (see {@link SerialLock}) unless the engine knows no send can nest inside another.
+   */
+  readonly lock: SerialLock;
+  /** Serialises concurrent `<resume/>` attempts for this session (never nested). */
+  readonly resumeLock = new SerialLock({ reentrant: false });
   readonly timers: SmTimers = {};
   /** Our outstanding `<r/>`: when it was written and the count it covers. */
   outstandingR: { at: number; seq: number } | undefined;
@@ -105,9 +108,14 @@ export class SmSessionState {
 
   /**
    * @param ns the namespace SM was enabled with
-   * @param opts SM-ID, resumption window (**seconds**), initial acknowledged count, phase
+   * @param opts SM-ID, resumption window (**seconds**), initial acknowledged count, phase, and
+   *   whether {@link lock} must be re-entrant (default true)
    */
-  constructor(ns: SmNamespace, opts: { id?: string; timeoutSec?: number; acked?: number; phase?: SmPhase } = {}) {
+  constructor(
+    ns: SmNamespace,
+    opts: { id?: string; timeoutSec?: number; acked?: number; phase?: SmPhase; reentrantLock?: boolean } = {},
+  ) {
+    this.lock = new SerialLock({ reentrant: opts.reentrantLock ?? true });
     this.ns = ns;
     this.id = opts.id;
     this.timeoutSec = opts.timeoutSec ?? 0;
@@ -276,7 +284,7 @@ export class SmStreamBinding {
 /** Stream slot holding the {@link SmStreamBinding}. */
 export const SmStreamKey = defineStreamKey<SmStreamBinding>('@strand/stream-management/stream');
 
-/** A deep copy of `stanza` for the queue (callers may reuse their element). @internal */
+/** A deep copy of `stanza` (for offline storage, which may outlive the session). @internal */
 export function queueCopy(stanza: Element): Element {
   return cloneElement(stanza);
 }

@@ -56,6 +56,40 @@ describe('DI', () => {
     expect(bodies(smState(client).queue.toArray().map((q) => q.stanza))).toEqual(['slow', 'fast']);
   });
 
+  it('with no other outbound interceptor the session lock does without AsyncLocalStorage', async () => {
+    const host = await smHost({ ackRequestEvery: 1000, ackRequestQuietMs: 60_000 });
+    const { client } = await enabledClient(host);
+    expect(smState(client).lock.reentrant).toBe(false);
+    const session = client.session!;
+    const msg = (b: string) => xml('message', { to: 'alice@localhost/r1', from: 'bob@localhost/b' }, xml('body', {}, b));
+    await Promise.all(['1', '2', '3'].map((b) => session.send(msg(b))));
+    expect(bodies(smState(client).queue.toArray().map((q) => q.stanza))).toEqual(['1', '2', '3']);
+  });
+
+  it('an inner outbound interceptor may await a send to the same session (re-entrant lock, no deadlock)', async () => {
+    @injectable()
+    class Echo implements OutboundStanzaInterceptor {
+      readonly priority = Priority.outbound.DEFAULT;
+      async intercept(ctx: OutboundContext, next: () => Promise<SendResult>): Promise<SendResult> {
+        if (ctx.stanza.getChildText('body') === 'ping') {
+          await new Promise((r) => setImmediate(r));
+          await ctx.session.send(xml('message', { to: 'alice@localhost/r1', from: 'localhost' }, xml('body', {}, 'notice')));
+        }
+        return next();
+      }
+    }
+    const host = await smHost(
+      { ackRequestEvery: 1000, ackRequestQuietMs: 60_000 },
+      { extra: [new ContainerModule(({ bind }) => { bind(Echo).toSelf().inSingletonScope(); bind(OutboundStanzaInterceptor).toService(Echo); })] },
+    );
+    const { client } = await enabledClient(host);
+    expect(smState(client).lock.reentrant).toBe(true);
+    const session = client.session!;
+    await session.send(xml('message', { to: 'alice@localhost/r1', from: 'bob@localhost/b' }, xml('body', {}, 'ping')));
+    expect(bodies(client.sentStanzas())).toEqual(['notice', 'ping']);
+    expect(bodies(smState(client).queue.toArray().map((q) => q.stanza))).toEqual(['notice', 'ping']);
+  });
+
   it('<enabled/> is written after sends already in flight (uncounted) and before later ones (counted)', async () => {
     @injectable()
     class Slow implements OutboundStanzaInterceptor {

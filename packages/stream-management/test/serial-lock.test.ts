@@ -39,11 +39,36 @@ describe('SerialLock', () => {
     expect(log).toEqual(['outer', 'inner', 'outer-end', 'other']);
   });
 
+  it('with reentrant: false, is a plain FIFO mutex (a nested run waits for the holder)', async () => {
+    const lock = new SerialLock({ reentrant: false });
+    const log: string[] = [];
+    let nested: Promise<void> | undefined;
+    await lock.run(async () => {
+      log.push('outer');
+      nested = lock.run(() => void log.push('nested'));
+      await tick();
+      log.push('outer-end');
+    });
+    await nested;
+    expect(log).toEqual(['outer', 'outer-end', 'nested']);
+    const order: number[] = [];
+    await Promise.all([3, 0, 1].map((turns, i) => lock.run(async () => {
+      for (let t = 0; t < turns; t++) await tick();
+      order.push(i);
+    })));
+    expect(order).toEqual([0, 1, 2]);
+    expect(lock.locked).toBe(false);
+  });
+
   it('releases the lock when a task throws', async () => {
     const lock = new SerialLock();
     await expect(lock.run(() => { throw new Error('boom'); })).rejects.toThrow('boom');
     expect(await lock.run(() => 42)).toBe(42);
     expect(lock.locked).toBe(false);
     expect(lock.waiting).toBe(0);
+    const plain = new SerialLock({ reentrant: false });
+    await expect(plain.run(() => { throw new Error('boom'); })).rejects.toThrow('boom');
+    expect(await plain.run(() => 42)).toBe(42);
+    expect(plain.locked).toBe(false);
   });
 });

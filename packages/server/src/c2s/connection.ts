@@ -280,8 +280,10 @@ export class C2sConnection {
       await s.close({ reason: 'starttls-refused' });
       return;
     }
+    if (s.state === 'closing' || s.state === 'closed') return;
     s.writeNonza(xml('proceed', { xmlns: NS.TLS }));
-    await s.startTls(this.deps.tls);
+    // A failed handshake closes the stream as a loss of transport; nothing more to do here.
+    await s.startTls(this.deps.tls).catch((err: unknown) => this.log.debug({ err }, 'STARTTLS handshake failed'));
   }
 
   /** RFC 6120 §6.4: SASL negotiation. */

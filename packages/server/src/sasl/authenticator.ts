@@ -3,8 +3,8 @@ import { inject, injectable, optional } from 'inversify';
 import {
   AccountStore,
   Clock,
-  deriveScramCredentials,
-  verifyScramPassword,
+  deriveScramCredentialsAsync,
+  verifyScramPasswordAsync,
   type Authenticator,
   type ScramCredentials,
 } from '@strand/core';
@@ -22,7 +22,7 @@ const FORBIDDEN_LOCALPART = /["&'/:<>@\s\p{Cc}]/u;
 @injectable()
 export class AuthenticatorImpl implements Authenticator {
   private readonly iterations: number;
-  private dummy: ScramCredentials | undefined;
+  private dummy: Promise<ScramCredentials> | undefined;
 
   /**
    * @param iterations PBKDF2 iteration count for new credentials (default 4096, RFC 7677 §4)
@@ -50,26 +50,31 @@ export class AuthenticatorImpl implements Authenticator {
       throw new Error(`invalid username ${JSON.stringify(username)}`);
     }
     if (password === '') throw new Error('empty password');
-    const existing = await this.accounts.get(name);
+    // PBKDF2 runs on the libuv thread pool (both hashes in parallel), not on the event loop.
+    const [sha1, sha256, existing] = await Promise.all([
+      deriveScramCredentialsAsync('SHA-1', password, this.iterations),
+      deriveScramCredentialsAsync('SHA-256', password, this.iterations),
+      this.accounts.get(name),
+    ]);
     await this.accounts.put({
       username: name,
-      scram: {
-        'SHA-1': deriveScramCredentials('SHA-1', password, this.iterations),
-        'SHA-256': deriveScramCredentials('SHA-256', password, this.iterations),
-      },
+      scram: { 'SHA-1': sha1, 'SHA-256': sha256 },
       createdAt: existing?.createdAt ?? this.clock?.now() ?? Date.now(),
     });
   }
 
-  /** Checks `password` against the stored SHA-256 keys (constant-time compare). */
+  /**
+   * Checks `password` against the stored SHA-256 keys (constant-time compare). The PBKDF2 work
+   * runs on the libuv thread pool, so logins do not block the event loop and use a second core.
+   */
   async verifyPassword(username: string, password: string): Promise<boolean> {
     const record = await this.accounts.get(normalizeUsername(username));
     if (!record) {
-      this.dummy ??= deriveScramCredentials('SHA-256', '\0', this.iterations);
-      verifyScramPassword('SHA-256', this.dummy, password);
+      this.dummy ??= deriveScramCredentialsAsync('SHA-256', '\0', this.iterations);
+      await verifyScramPasswordAsync('SHA-256', await this.dummy, password);
       return false;
     }
-    return verifyScramPassword('SHA-256', record.scram['SHA-256'], password);
+    return verifyScramPasswordAsync('SHA-256', record.scram['SHA-256'], password);
   }
 
   /** The stored credentials for `hash`, or `undefined` for an unknown account. */

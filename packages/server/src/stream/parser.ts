@@ -16,9 +16,9 @@ import { NS, type StreamErrorCondition } from '@strand/core';
 export interface StreamParserLimits {
   /**
    * Maximum size in **bytes** (UTF-8, as received) of one top-level element, including the bytes
-   * still being received; whitespace between elements counts towards the next element until its
-   * `<` arrives. Checked as bytes arrive: an oversized stanza is rejected at most one read
-   * (≤ 64 KiB) after the limit is crossed.
+   * still being received; whitespace between elements (keepalives) counts towards the next
+   * element until its `<` arrives. Enforced at the exact byte where it is crossed, however the
+   * input is split into reads.
    */
   maxStanzaBytes: number;
   /** Maximum element nesting below the stream root (a top-level element has depth 1). */
@@ -70,7 +70,7 @@ type Phase = 'header' | 'open' | 'ended' | 'failed';
 /** saxes in non-namespace mode (prefixes are resolved here, on the ltx tree), XML 1.0 only. */
 type SaxOptions = { xmlns: false; position: true; defaultXMLVersion: '1.0'; forceXMLVersion: true };
 
-/** Reads are fed to saxes in slices of at most this many bytes, bounding what one check may miss. */
+/** Reads are fed to saxes in slices of at most this many bytes. */
 const SLICE_BYTES = 65536;
 const WHITESPACE = /^[ \t\r\n]*$/;
 
@@ -139,8 +139,16 @@ export class StreamParser extends EventEmitter<StreamParserEvents> {
    * never reset. With {@link incomplete} it tells a transport when the construct in progress began.
    */
   boundaries = 0;
-  /** Non-whitespace input after the last boundary while at most the root is open. */
-  private tailDirty = false;
+  /** The first byte of a stream, held until the second arrives (encoding sniffing). */
+  private sniffHold: Uint8Array = EMPTY;
+  /** The bytes of an incomplete UTF-8 sequence at the end of the input the decoder is holding. */
+  private carry: Uint8Array = EMPTY;
+  /**
+   * Only whitespace since the last boundary (or the stream start): no header or element has begun.
+   * The first non-whitespace character after a boundary is where the next top-level element
+   * starts (its `<`, or character data that is a `bad-format` error).
+   */
+  private gapOpen = true;
   /** Offset (in the current chunk string) just after the last boundary in it; -1 when none. */
   private lastBoundaryOff = -1;
 
@@ -157,7 +165,9 @@ export class StreamParser extends EventEmitter<StreamParserEvents> {
    */
   get incomplete(): boolean {
     if (this.phase === 'failed' || this.phase === 'ended') return false;
-    return this.level >= 2 || this.tailDirty;
+    if (this.level >= 2 || !this.gapOpen || this.carry.length > 0) return true;
+    // A first byte held for encoding sniffing.
+    return this.sniffHold.length > 0 && !isXmlWhitespace(this.sniffHold[0]!);
   }
 
   /**
@@ -195,6 +205,8 @@ export class StreamParser extends EventEmitter<StreamParserEvents> {
   private init(newDecoder: boolean): void {
     if (newDecoder) {
       this.decoder = new TextDecoder('utf-8', { fatal: true });
+      this.carry = EMPTY;
+      this.sniffHold = EMPTY;
       this.sniffed = 0;
     } else {
       this.sniffed = 2;
@@ -205,7 +217,7 @@ export class StreamParser extends EventEmitter<StreamParserEvents> {
     this.root = this.cursor = undefined;
     this.level = 0;
     this.charsFed = this.bytesFed = this.segStart = 0;
-    this.tailDirty = false;
+    this.gapOpen = true;
     this.lastBoundaryOff = -1;
   }
 
@@ -224,48 +236,99 @@ export class StreamParser extends EventEmitter<StreamParserEvents> {
   }
 
   private writeSlice(bytes: Uint8Array): void {
-    for (let i = 0; this.sniffed < 2 && i < bytes.length; i++, this.sniffed++) {
-      const b = bytes[i];
-      if (b === 0 || (this.sniffed === 0 && (b === 0xfe || b === 0xff))) {
+    if (this.sniffed < 2) {
+      // The first two bytes decide together (held until both arrived, so that read sizes never
+      // change the outcome): a UTF-16 byte order mark or a NUL byte means another encoding.
+      const all = this.sniffHold.length > 0 ? Buffer.concat([this.sniffHold, bytes]) : bytes;
+      if (all.length < 2) {
+        this.sniffHold = Uint8Array.from(all);
+        return;
+      }
+      this.sniffHold = EMPTY;
+      this.sniffed = 2;
+      const [b0, b1] = [all[0]!, all[1]!];
+      if (b0 === 0 || b0 === 0xfe || b0 === 0xff || b1 === 0) {
         return this.failNow('unsupported-encoding', 'only UTF-8 is supported (RFC 6120 §11.6)');
       }
+      bytes = all;
     }
     let str: string;
     try {
       str = this.decoder.decode(bytes, { stream: true });
     } catch {
-      // Parse what precedes the bad bytes (a character split with the previous read is lost).
-      const valid = validUtf8Prefix(bytes);
-      if (valid > 0) this.feed(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, valid), { stream: true }));
+      // Parse what precedes the bad bytes, including a character split with the previous read
+      // (the decoder was holding its first bytes), so the result does not depend on read sizes.
+      const all = this.carry.length > 0 ? Buffer.concat([this.carry, bytes]) : bytes;
+      this.carry = EMPTY;
+      const valid = validUtf8Prefix(all);
+      if (valid > 0) this.feed(new TextDecoder('utf-8', { fatal: true }).decode(all.subarray(0, valid), { stream: true }));
       if (this.discardWrite) return;
       if (this.phase === 'header' || this.phase === 'open') this.failNow('not-well-formed', 'invalid UTF-8');
       return;
     }
+    this.carry = incompleteUtf8Tail(this.carry, bytes);
     this.feed(str);
   }
 
-  /** Parses decoded text, then emits what it produced; loops when a handler restarted the stream. */
+  /**
+   * Parses decoded text, then emits what it produced. The text is fed in pieces that never reach
+   * past the byte where a size limit would be crossed, so limits are enforced at exact byte
+   * positions: the same input gives the same events however it was split into reads (a limit and
+   * a syntax error in one read are reported in input order). When a handler restarted the stream,
+   * the rest of the text starts the new stream.
+   */
   private feed(str: string): void {
-    for (let rest: string | undefined = str; rest !== undefined; ) {
-      str = rest;
-      const strBytes = Buffer.byteLength(str);
-      this.chunk = str;
-      this.chunkPos0 = this.charsFed;
-      this.chunkBytes0 = this.bytesFed;
-      this.chunkAscii = strBytes === str.length;
-      this.scanOff = this.scanBytes = 0;
-      if (str.length > 0) this.sax.write(str);
-      if (this.lastBoundaryOff >= 0) {
-        this.tailDirty = this.level <= 1 && hasNonWhitespace(str, this.lastBoundaryOff);
-        this.lastBoundaryOff = -1;
-      } else if (!this.tailDirty && this.level <= 1) {
-        this.tailDirty = hasNonWhitespace(str, 0);
-      }
-      this.charsFed += str.length;
-      this.bytesFed += strBytes;
-      if (this.live) this.checkPendingBytes();
-      rest = this.dispatch(str);
+    let rest = str;
+    while (rest.length > 0) {
+      const piece = this.nextPiece(rest);
+      const remaining = rest.slice(piece.length);
+      const restarted = this.feedPiece(piece);
+      if (this.discardWrite) return;
+      if (restarted !== undefined) rest = restarted + remaining;
+      else if (!this.live) return; // error or stream end: later input is ignored
+      else rest = remaining;
     }
+  }
+
+  /** The longest prefix of `rest` that does not reach past the byte at which a size limit is crossed. */
+  private nextPiece(rest: string): string {
+    let budget: number;
+    // A header piece is also capped at maxStanzaBytes + 1, so a header ending inside it leaves no
+    // more than one stanza's budget behind it in the same piece.
+    if (this.phase === 'header') budget = Math.min(this.limits.maxHeaderBytes + 1 - this.bytesFed, this.limits.maxStanzaBytes + 1);
+    else if (this.phase === 'open') budget = this.segStart + this.limits.maxStanzaBytes + 1 - this.bytesFed;
+    else return rest;
+    if (rest.length * 3 <= budget || Buffer.byteLength(rest) <= budget) return rest;
+    return prefixWithinBytes(rest, Math.max(1, budget));
+  }
+
+  /** Parses one piece and emits its events. @returns the unparsed rest if a handler called reset(). */
+  private feedPiece(str: string): string | undefined {
+    const strBytes = Buffer.byteLength(str);
+    this.chunk = str;
+    this.chunkPos0 = this.charsFed;
+    this.chunkBytes0 = this.bytesFed;
+    this.chunkAscii = strBytes === str.length;
+    this.scanOff = this.scanBytes = 0;
+    this.sax.write(str);
+    let from = 0;
+    if (this.lastBoundaryOff >= 0) {
+      this.gapOpen = true;
+      from = this.lastBoundaryOff;
+      this.lastBoundaryOff = -1;
+    }
+    if (this.gapOpen) {
+      const i = firstNonWhitespace(str, from);
+      if (i >= 0) {
+        this.gapOpen = false;
+        // The whitespace before a top-level element counts towards it until its `<` arrives.
+        if (this.phase === 'open') this.segStart = Math.max(this.segStart, this.bytesAt(this.chunkPos0 + i));
+      }
+    }
+    this.charsFed += str.length;
+    this.bytesFed += strBytes;
+    if (this.live) this.checkPendingBytes();
+    return this.dispatch(str);
   }
 
   /** Limits on bytes received but not yet part of a complete header or element. */
@@ -350,11 +413,6 @@ export class StreamParser extends EventEmitter<StreamParserEvents> {
     const depth = this.level; // depth below the root of the element being opened
     if (depth > this.limits.maxDepth) {
       return this.saxFail('policy-violation', `element nesting exceeds maxDepth (${this.limits.maxDepth})`);
-    }
-    if (depth === 1) {
-      // saxes reports this after `<name` and one more character: move the start back to the `<`.
-      const start = this.bytesAt(this.sax.position) - tag.name.length - 2;
-      if (start > this.segStart) this.segStart = start;
     }
   }
 
@@ -541,13 +599,61 @@ function unboundPrefix(el: Element): string | undefined {
   return undefined;
 }
 
-/** True when `str` has a character other than XML whitespace at or after `from`. */
-function hasNonWhitespace(str: string, from: number): boolean {
-  for (let i = Math.max(0, from); i < str.length; i++) {
-    const c = str.charCodeAt(i);
-    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return true;
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The trailing bytes of `prev` + `bytes` that start a UTF-8 sequence not yet complete (what a
+ * streaming decoder holds back), or an empty array.
+ */
+function incompleteUtf8Tail(prev: Uint8Array, bytes: Uint8Array): Uint8Array {
+  const n = prev.length + bytes.length;
+  const at = (i: number): number => (i < prev.length ? prev[i]! : bytes[i - prev.length]!);
+  for (let i = n - 1; i >= Math.max(0, n - 4); i--) {
+    const b = at(i);
+    if ((b & 0xc0) === 0x80) continue; // continuation byte
+    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    if (n - i >= need) return EMPTY;
+    const tail = new Uint8Array(n - i);
+    for (let k = i; k < n; k++) tail[k - i] = at(k);
+    return tail;
   }
-  return false;
+  return EMPTY;
+}
+
+/** The longest prefix of `str` of at most `maxBytes` UTF-8 bytes (at least one character). */
+function prefixWithinBytes(str: string, maxBytes: number): string {
+  let bytes = 0;
+  let i = 0;
+  while (i < str.length) {
+    const c = str.charCodeAt(i);
+    let size = 1;
+    let units = 1;
+    if (c >= 0x800) {
+      size = 3;
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < str.length) {
+        const d = str.charCodeAt(i + 1);
+        if (d >= 0xdc00 && d <= 0xdfff) {
+          size = 4;
+          units = 2;
+        }
+      }
+    } else if (c >= 0x80) size = 2;
+    if (bytes + size > maxBytes && i > 0) break;
+    bytes += size;
+    i += units;
+    if (bytes >= maxBytes) break;
+  }
+  return str.slice(0, i);
+}
+
+const isXmlWhitespace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+
+/** Index of the first character of `str` at or after `from` that is not XML whitespace, or -1. */
+function firstNonWhitespace(str: string, from: number): number {
+  for (let i = Math.max(0, from); i < str.length; i++) {
+    if (!isXmlWhitespace(str.charCodeAt(i))) return i;
+  }
+  return -1;
 }
 
 /** Length of the longest prefix of `bytes` without invalid UTF-8 (binary search; error path only). */

@@ -276,6 +276,8 @@ export class XmlStreamImpl implements XmlStream {
     if (this._state === 'closing' || this._state === 'closed') return;
     this.queue = this.queue.slice(this.head).filter((item) => item.kind === 'eof');
     this.head = 0;
+    // A close tag parsed before the restart belonged to the old stream and was just dropped.
+    this.peerCloseParsed = false;
     this.parser.reset({ discardRest });
     this._incompleteSince = undefined;
     this._streamId = newStreamId();
@@ -472,8 +474,14 @@ export class XmlStreamImpl implements XmlStream {
           this.log.error({ err, item: item.kind }, 'stream delegate failed'),
         );
         // A handler may await close(), which waits for input queued behind it: stop waiting for
-        // the item in flight when close() starts or, while closing, when the input ends.
-        await Promise.race([delivery, new Promise<void>((resolve) => (this.releaseInFlight = resolve))]);
+        // the item in flight when close() starts or, while closing, when the input ends — also
+        // when its end is already queued behind this item (else the close would wait for its
+        // timeout: found by fuzzing).
+        let release!: () => void;
+        const released = new Promise<void>((resolve) => (release = resolve));
+        this.releaseInFlight = release;
+        if (this._state === 'closing' && this.inputEndQueued()) release();
+        await Promise.race([delivery, released]);
         this.releaseInFlight = undefined;
         // Fairness: processing is a chain of microtasks that would otherwise run a whole burst
         // without letting the event loop read other sockets (e.g. a receiver's acks).
@@ -485,6 +493,15 @@ export class XmlStreamImpl implements XmlStream {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /** True when the peer's close tag, EOF or a parse error waits in the queue. */
+  private inputEndQueued(): boolean {
+    for (let i = this.head; i < this.queue.length; i++) {
+      const kind = this.queue[i]!.kind;
+      if (kind !== 'element' && kind !== 'header') return true;
+    }
+    return false;
   }
 
   private async deliver(item: Item): Promise<void> {
@@ -513,6 +530,12 @@ export class XmlStreamImpl implements XmlStream {
         return this.endIfHandshakeDone();
       case 'eof':
         this.inputDone = true;
+        if (this._state !== 'closing') {
+          // EOF queued behind a close tag that a restart dropped: a plain loss of transport.
+          this.destroySocket();
+          this.finish({ initiator: 'transport', handshakeTimedOut: false, endSession: false, reason: 'eof' });
+          return;
+        }
         return this.endIfHandshakeDone();
     }
   }
@@ -525,26 +548,31 @@ export class XmlStreamImpl implements XmlStream {
     if (socket.destroyed || !socket.writable) return false;
     if (this.corkedSocket !== socket) {
       // Batch every write of this tick (the whole microtask cascade of processing one input
-      // chunk) into one writev: far fewer syscalls and TLS records per stanza.
+      // chunk) into one socket write: far fewer syscalls and TLS records per stanza. The batch is
+      // one concatenated string rather than corked writes: a writev of many small strings costs
+      // a write request and a conversion per chunk.
       this.flushWrites();
       this.corkedSocket = socket;
-      socket.cork();
       process.nextTick(this.flushWrites);
     }
-    socket.write(data);
+    this.pendingOut += data;
     this._lastWriteAt = this.clock.now();
     return true;
   }
 
-  /** The socket whose writes are corked until the next tick, if any. */
+  /** The socket whose writes are batched until the next tick, if any. */
   private corkedSocket: net.Socket | undefined;
+  /** The text batched for {@link corkedSocket}. */
+  private pendingOut = '';
 
   /** Sends the writes batched in this tick. */
   private readonly flushWrites = (): void => {
     const s = this.corkedSocket;
     if (!s) return;
+    const out = this.pendingOut;
     this.corkedSocket = undefined;
-    s.uncork();
+    this.pendingOut = '';
+    if (!s.destroyed && s.writable) s.write(out);
   };
 
   private headerXml(attrs: Record<string, string | undefined>): string {
@@ -619,6 +647,7 @@ export class XmlStreamImpl implements XmlStream {
 
   private destroySocket(): void {
     this.corkedSocket = undefined;
+    this.pendingOut = '';
     this.socket.destroy();
     if (this.rawSocket !== this.socket) this.rawSocket.destroy();
   }

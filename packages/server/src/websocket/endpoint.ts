@@ -6,9 +6,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import type { Logger } from '@strand/core';
+import type { Clock, Logger } from '@strand/core';
 import { hostMetaJson, hostMetaXrd, websocketUrl } from './host-meta.js';
-import { XmppWebSocket } from './xmpp-websocket.js';
+import { XmppWebSocket, type InputProgress } from './xmpp-websocket.js';
 
 /** The WebSocket subprotocol of RFC 7395 §3.1. */
 export const XMPP_SUBPROTOCOL = 'xmpp';
@@ -30,6 +30,12 @@ export interface WebSocketEndpointOptions {
   /** How long `ws` waits for the peer's close frame after sending its own, in **milliseconds**. */
   closeTimeoutMs: number;
   logger: Logger;
+  clock: Clock;
+  /**
+   * Admission control before the WebSocket handshake (e.g. the host's per-address connection
+   * rate): false refuses the upgrade with `429 Too Many Requests`, before anything is allocated.
+   */
+  admit?(req: IncomingMessage): boolean;
   /** A new WebSocket with the `xmpp` subprotocol. */
   onConnection(ws: XmppWebSocket, req: IncomingMessage): void;
 }
@@ -90,7 +96,12 @@ export class WebSocketEndpoint {
       return true;
     }
     if (path === this.path) {
-      res.writeHead(426, { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-protocol': XMPP_SUBPROTOCOL, 'content-type': 'text/plain' });
+      res.writeHead(426, {
+        upgrade: 'websocket',
+        connection: 'Upgrade',
+        'sec-websocket-protocol': XMPP_SUBPROTOCOL,
+        'content-type': 'text/plain',
+      });
       res.end('this endpoint speaks XMPP over WebSocket (RFC 7395, subprotocol "xmpp")\n');
       return true;
     }
@@ -109,7 +120,23 @@ export class WebSocketEndpoint {
     if (!offered.includes(XMPP_SUBPROTOCOL)) {
       return refuse(socket, 400, 'Bad Request', 'the "xmpp" WebSocket subprotocol is required (RFC 7395 §3.1)\n');
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.options.onConnection(ws as XmppWebSocket, req));
+    if (this.options.admit && !this.options.admit(req)) {
+      return refuse(socket, 429, 'Too Many Requests', 'too many new connections from your address; try again later\n', {
+        'Retry-After': '1',
+      });
+    }
+    // Registered before ws's own listener: see InputProgress.
+    const progress: InputProgress = { incompleteSince: undefined };
+    const clock = this.options.clock;
+    socket.on('data', () => {
+      progress.incompleteSince ??= clock.now();
+    });
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const xws = ws as XmppWebSocket;
+      xws.inputProgress = progress;
+      xws.rawSocket = socket;
+      this.options.onConnection(xws, req);
+    });
   }
 
   /** Stops accepting upgrades (open WebSockets are closed by their streams). */
@@ -124,9 +151,9 @@ function pathOf(req: IncomingMessage): string {
   return q >= 0 ? url.slice(0, q) : url;
 }
 
-function refuse(socket: Duplex, status: number, reason: string, body = ''): void {
+function refuse(socket: Duplex, status: number, reason: string, body = '', headers: Record<string, string> = {}): void {
   if (!socket.writable) return void socket.destroy();
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
+  let head = `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
+  for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
+  socket.end(`${head}\r\n${body}`);
 }

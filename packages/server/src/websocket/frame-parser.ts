@@ -64,7 +64,8 @@ export class FrameParser {
     sax.on('processinginstruction', () => this.fail('restricted-xml', 'processing instructions are not allowed (RFC 6120 §11.1)'));
     sax.on('opentagstart', () => {
       if (this.error) return;
-      if (this.depth + 1 > this.limits.maxDepth) this.fail('policy-violation', `element nesting exceeds maxDepth (${this.limits.maxDepth})`);
+      if (this.depth + 1 > this.limits.maxDepth)
+        this.fail('policy-violation', `element nesting exceeds maxDepth (${this.limits.maxDepth})`);
     });
     sax.on('opentag', (tag: SaxesTagPlain) => this.onOpenTag(tag));
     sax.on('closetag', () => {

@@ -22,7 +22,10 @@ const HOST_HEADER = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\])
 export function websocketUrl(req: IncomingMessage, path: string, fallbackHost: string): string {
   const header = req.headers.host;
   const host = header !== undefined && HOST_HEADER.test(header) ? header : fallbackHost;
-  const forwarded = String(req.headers['x-forwarded-proto'] ?? '').split(',')[0]?.trim().toLowerCase();
+  const forwarded = String(req.headers['x-forwarded-proto'] ?? '')
+    .split(',')[0]
+    ?.trim()
+    .toLowerCase();
   const tls = (req.socket as Partial<TLSSocket>).encrypted === true || forwarded === 'https';
   return `${tls ? 'wss' : 'ws'}://${host}${path}`;
 }

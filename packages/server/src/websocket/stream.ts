@@ -78,14 +78,12 @@ export interface WebSocketStreamOptions {
   connectionId: string;
 }
 
-type Item =
-  | { kind: 'frame'; el: Element }
-  | { kind: 'peer-close' }
-  | { kind: 'error'; spec: StreamErrorSpec }
-  | { kind: 'eof' };
+type Item = { kind: 'frame'; el: Element } | { kind: 'peer-close' } | { kind: 'error'; spec: StreamErrorSpec } | { kind: 'eof' };
 
 /** Parsed messages waiting beyond this count pause reading until the queue is drained. */
 const QUEUE_HIGH_WATER = 100;
+/** Elements delivered in a row before yielding to the event loop (fairness between streams). */
+const YIELD_EVERY = 32;
 const CLOSE_XML = `<close xmlns='${NS.FRAMING}'/>`;
 const WS_NORMAL_CLOSURE = 1000;
 
@@ -216,6 +214,14 @@ export class WebSocketXmlStream implements XmlStream {
   get lastWriteAt(): number {
     return this._lastWriteAt;
   }
+  /**
+   * When the WebSocket message being received began to arrive, while one is incomplete;
+   * undefined otherwise and while reading is paused by us. The host closes streams that stay
+   * incomplete for `timeouts.stanza` (slowloris defence), as for TCP.
+   */
+  get incompleteSince(): number | undefined {
+    return this.paused ? undefined : this.ws.inputProgress?.incompleteSince;
+  }
   /** Bytes queued by the WebSocket but not yet written to the socket. */
   get bufferedAmount(): number {
     return this.ws.bufferedAmount;
@@ -288,20 +294,37 @@ export class WebSocketXmlStream implements XmlStream {
     return this.closing;
   }
 
-  /** Drops the connection at once, without handshake (initiator `transport`). Idempotent. */
+  /**
+   * Drops the connection at once, without handshake (initiator `transport`, `endSession: false`),
+   * unless a close is under way: then that close's decision stands. Idempotent.
+   */
   destroy(reason = 'destroyed'): void {
     if (this._state === 'closed') return;
     this.ws.terminate();
+    if (this._state === 'closing') {
+      // A close already decided the session's fate (e.g. an idle close ends it): a destroy in the
+      // middle of that handshake must not turn it into a resumable transport loss.
+      this.finishClose(true);
+      return;
+    }
     this.finish({ initiator: 'transport', handshakeTimedOut: false, endSession: false, reason });
   }
 
   // ---------------------------------------------------------------- input
 
   private readonly onControlFrame = (): void => {
+    this.inputComplete();
     if (this._state !== 'closed') this._lastReadAt = this.clock.now();
   };
 
+  /** `ws` delivered a complete message or control frame (see `InputProgress`). */
+  private inputComplete(): void {
+    const progress = this.ws.inputProgress;
+    if (progress) progress.incompleteSince = undefined;
+  }
+
   private readonly onMessage = (data: RawData, isBinary: boolean): void => {
+    this.inputComplete();
     if (this._state === 'closed') return;
     this._lastReadAt = this.clock.now();
     if (this.inputEnded) return;
@@ -326,7 +349,10 @@ export class WebSocketXmlStream implements XmlStream {
           return;
         }
         if (ns === NS.FRAMING && el.name === 'open' && bytes.length > this.limits.maxHeaderBytes) {
-          this.endInput({ condition: 'policy-violation', text: `stream header exceeds maxHeaderBytes (${this.limits.maxHeaderBytes} bytes)` });
+          this.endInput({
+            condition: 'policy-violation',
+            text: `stream header exceeds maxHeaderBytes (${this.limits.maxHeaderBytes} bytes)`,
+          });
           return;
         }
         if (el.name === 'error' && ns === NS.STREAM) {
@@ -383,9 +409,13 @@ export class WebSocketXmlStream implements XmlStream {
   private resumeIfDrained(): void {
     if (this.paused && this.head >= this.queue.length) {
       this.paused = false;
+      const progress = this.ws.inputProgress;
+      if (progress?.incompleteSince !== undefined) progress.incompleteSince = this.clock.now();
       this.ws.resume();
     }
   }
+
+  private deliveredSinceYield = 0;
 
   private async pump(): Promise<void> {
     this.pumping = true;
@@ -398,12 +428,30 @@ export class WebSocketXmlStream implements XmlStream {
         }
         this.resumeIfDrained();
         const delivery = this.deliver(item).catch((err: unknown) => this.log.error({ err, item: item.kind }, 'stream delegate failed'));
-        await Promise.race([delivery, new Promise<void>((resolve) => (this.releaseInFlight = resolve))]);
+        // A handler may await close(), which waits for input queued behind it: stop waiting for
+        // the item in flight when close() starts or, while closing, when the input ends (also
+        // when its end is already queued behind this item).
+        let release!: () => void;
+        const released = new Promise<void>((resolve) => (release = resolve));
+        this.releaseInFlight = release;
+        if (this._state === 'closing' && this.inputEndQueued()) release();
+        await Promise.race([delivery, released]);
         this.releaseInFlight = undefined;
+        // Fairness: let the event loop read other connections during a burst.
+        if (++this.deliveredSinceYield >= YIELD_EVERY) {
+          this.deliveredSinceYield = 0;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
       }
     } finally {
       this.pumping = false;
     }
+  }
+
+  /** True when the peer's `<close/>`, the end of the WebSocket or an input error waits in the queue. */
+  private inputEndQueued(): boolean {
+    for (let i = this.head; i < this.queue.length; i++) if (this.queue[i]!.kind !== 'frame') return true;
+    return false;
   }
 
   private async deliver(item: Item): Promise<void> {
@@ -467,10 +515,25 @@ export class WebSocketXmlStream implements XmlStream {
 
   private send(text: string): boolean {
     if (this.outputClosed || this._state === 'closed' || this.ws.readyState !== XmppWebSocket.OPEN) return false;
+    const socket = this.ws.rawSocket;
+    if (socket && !this.corked && !socket.destroyed) {
+      // Every message of this tick (the microtask cascade of processing one input) leaves in one
+      // writev instead of a syscall per frame; the frames stay separate messages.
+      this.corked = true;
+      socket.cork();
+      process.nextTick(this.uncork);
+    }
     this.ws.send(text);
     this._lastWriteAt = this.clock.now();
     return true;
   }
+
+  private corked = false;
+  private readonly uncork = (): void => {
+    if (!this.corked) return;
+    this.corked = false;
+    this.ws.rawSocket?.uncork();
+  };
 
   private openXml(attrs: Record<string, string | undefined>): string {
     const all: Record<string, string | undefined> = {

@@ -2,7 +2,18 @@
  * The `ws` WebSocket class the XMPP endpoint uses, so that a frame-level error found by `ws`
  * (message too big, invalid UTF-8) can still be answered with an XMPP stream error.
  */
+import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
+
+/**
+ * When the WebSocket message (or frame) being received began to arrive, while one is incomplete.
+ * The endpoint sets `incompleteSince` from a `data` listener registered on the socket *before*
+ * `ws`'s own, so every chunk marks the input incomplete and the stream clears the mark when `ws`
+ * delivers a complete message or control frame out of that chunk.
+ */
+export interface InputProgress {
+  incompleteSince: number | undefined;
+}
 
 /**
  * A `ws` server-side WebSocket that lets its XMPP stream answer frame-level errors.
@@ -16,6 +27,10 @@ import { WebSocket } from 'ws';
 export class XmppWebSocket extends WebSocket {
   /** Receives the close code of a frame-level error; cleared before it is called. */
   protocolErrorHandler: ((code: number) => void) | undefined;
+  /** Set by `WebSocketEndpoint`: incomplete-input tracking (slowloris defence, `timeouts.stanza`). */
+  inputProgress: InputProgress | undefined;
+  /** Set by `WebSocketEndpoint`: the upgraded socket (writes of one tick are corked into one). */
+  rawSocket: Duplex | undefined;
 
   override close(code?: number, data?: string | Buffer): void {
     const handler = this.protocolErrorHandler;
