@@ -61,7 +61,9 @@ describe('@strand/keepalive + @strand/stream-management over real sockets', () =
     const mark1 = r1.received.length;
 
     const silent1 = await silentUntilDropped(r1);
-    expect(silent1).toBeGreaterThanOrEqual(3000); // 3 × 1 s
+    // 3 × 1 s of silence counted by the server from its last read (our iq), which precedes the
+    // start of this measurement by up to the iq round trip: allow that much on a loaded machine.
+    expect(silent1).toBeGreaterThanOrEqual(2500);
     expect(silent1).toBeLessThan(5000);
     expect(r1.since(mark1)).toContain(' '); // the server's spaces (defaultInterval is 0: only the negotiated interval sends them)
     expect(r1.since(mark1)).not.toContain('</stream:stream>'); // destroyed, no handshake
@@ -82,7 +84,7 @@ describe('@strand/keepalive + @strand/stream-management over real sockets', () =
     // Same interval on the new stream: spaces, and the XEP-0304 silence limit (which never applies
     // to a stream without a negotiated interval).
     const silent2 = await silentUntilDropped(r2);
-    expect(silent2).toBeGreaterThanOrEqual(3000);
+    expect(silent2).toBeGreaterThanOrEqual(2500);
     expect(silent2).toBeLessThan(5000);
     expect(r2.since(mark2)).toMatch(/ /);
     const metrics = await (await fetch(`http://127.0.0.1:${srv.ports.http}/metrics`)).text();

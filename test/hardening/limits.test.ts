@@ -176,6 +176,27 @@ describe('limits.connectionsPerSecond', () => {
     await admitted[0]!.login('alice', 'secret', 'admitted');
   });
 
+  it('applies to WebSocket upgrades too: 429 before the upgrade', async () => {
+    const srv = await res.server({ limits: limits({ exemptAddresses: [], connectionsPerSecond: 2 }) });
+    const upgrade = async (): Promise<string> => {
+      const c = await res.connect(srv.ports.http);
+      await c.send(
+        `GET /xmpp-websocket HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: xmpp\r\n\r\n`,
+      );
+      await c.waitFor(/\r\n\r\n/);
+      return c.text.split('\r\n')[0]!;
+    };
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push(await upgrade());
+    expect(statuses).toEqual([
+      'HTTP/1.1 101 Switching Protocols',
+      'HTTP/1.1 101 Switching Protocols',
+      'HTTP/1.1 429 Too Many Requests',
+      'HTTP/1.1 429 Too Many Requests',
+    ]);
+  });
+
   it('exempt addresses open as many connections as they like', async () => {
     const srv = await res.server({ limits: limits({ connectionsPerSecond: 2 }) });
     const clients = await Promise.all(Array.from({ length: 20 }, () => res.connect(srv.ports.c2s)));

@@ -436,19 +436,33 @@ export class StreamManagerImpl {
    * whose processing throws is not counted (the client keeps it); one that finishes after a
    * resume moved the session to another stream is not counted either (the client resends it).
    */
-  async countInbound(stream: XmlStream, next: () => Promise<void>): Promise<void> {
+  countInbound(stream: XmlStream, next: () => Promise<void>): Promise<void> {
+    // Not `async`: one promise per inbound stanza instead of an async frame plus the hops of
+    // returning a promise from it.
     const b = stream.slots.get(SmStreamKey);
     if (!b || !b.active) return next();
     b.entered++;
-    let handled = false;
+    let processing: Promise<void>;
     try {
-      await next();
-      handled = true;
-    } finally {
-      b.finished++;
-      if (handled && b.active) b.state.inbound = inc32(b.state.inbound);
-      if (b.state.ns === SM_NS.SM_1) this.sm1Flush(b);
+      processing = next();
+    } catch (err) {
+      this.inboundDone(b, false);
+      return Promise.reject(err);
     }
+    return processing.then(
+      () => this.inboundDone(b, true),
+      (err: unknown) => {
+        this.inboundDone(b, false);
+        throw err;
+      },
+    );
+  }
+
+  /** The end of one inbound stanza's processing (see {@link countInbound}). */
+  private inboundDone(b: SmStreamBinding, handled: boolean): void {
+    b.finished++;
+    if (handled && b.active) b.state.inbound = inc32(b.state.inbound);
+    if (b.state.ns === SM_NS.SM_1) this.sm1Flush(b);
   }
 
   // ================================================================== outbound recording
@@ -477,7 +491,7 @@ export class StreamManagerImpl {
           if ((state.phase as SmPhase) === 'ended') return result;
           if (result === 'written') {
             this.record(state, stanza, at, true);
-            this.afterWrite(session, state);
+            this.afterWrite(session, state, at);
             return 'written';
           }
           // 'refused': the stream is closing or gone. SM keeps the stanza: retransmitted after a
@@ -557,12 +571,15 @@ export class StreamManagerImpl {
     this.metrics.queueDepth.inc();
   }
 
-  /** Ack-request policy after a written stanza (one `<r/>` outstanding at a time). */
-  protected afterWrite(session: Session, state: SmSessionState): void {
+  /**
+   * Ack-request policy after a written stanza (one `<r/>` outstanding at a time).
+   * @param now the current time if the caller just read it (one clock read less per stanza)
+   */
+  protected afterWrite(session: Session, state: SmSessionState, now?: number): void {
     if (!state.outstandingR) {
       const since = distance32(state.lastRequestSeq, state.writtenSeq);
       if (since >= this.config.ackRequestEvery || state.queue.length > this.config.maxQueue) this.sendRequest(state);
-      else this.armQuiet(state);
+      else this.armQuiet(state, now);
     }
     this.checkHardLimit(session, state);
   }
@@ -631,8 +648,8 @@ export class StreamManagerImpl {
   }
 
   /** (Re)arms the quiet timer: an `<r/>` once nothing was written for `ackRequestQuietMs`. */
-  protected armQuiet(state: SmSessionState): void {
-    state.quietDeadline = this.clock.now() + this.config.ackRequestQuietMs;
+  protected armQuiet(state: SmSessionState, now: number = this.clock.now()): void {
+    state.quietDeadline = now + this.config.ackRequestQuietMs;
     if (state.timers.quiet?.active) return;
     const fire = (): void => {
       delete state.timers.quiet;

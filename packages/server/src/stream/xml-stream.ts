@@ -430,7 +430,7 @@ export class XmlStreamImpl implements XmlStream {
   }
 
   private readonly onParsedElement = (el: Element): void => {
-    if (isStanza(el)) this.lastStanzaAt = this.clock.now();
+    if (isStanza(el)) this.lastStanzaAt = this._lastReadAt; // parsed from the bytes just read
     else if (el.getName() === 'error' && el.getNS() === NS.STREAM) {
       this.peerError = parseStreamError(el);
       return;
@@ -554,9 +554,9 @@ export class XmlStreamImpl implements XmlStream {
       this.flushWrites();
       this.corkedSocket = socket;
       process.nextTick(this.flushWrites);
+      this._lastWriteAt = this.clock.now(); // once per batch: the whole batch goes out this tick
     }
     this.pendingOut += data;
-    this._lastWriteAt = this.clock.now();
     return true;
   }
 
