@@ -4,7 +4,7 @@
  * | metric | type | labels |
  * |---|---|---|
  * | `strand_sm_enabled_total` | counter | `version` (`sm3`/`sm2`/`sm1`), `resume` (`true`/`false`) |
- * | `strand_sm_enable_failed_total` | counter | `reason` |
+ * | `strand_sm_enable_failed_total` | counter | `reason` (`unauthenticated`, `before-bind`, `second-enable`, `bad-request`, `internal-error`) |
  * | `strand_sm_resumed_total` | counter | `version` |
  * | `strand_sm_resume_failed_total` | counter | `reason` (`unknown`, `not-owner`, `expired`, `bad-request`, `unexpected-request`, `handled-count-too-high`, `attach-failed`, `rate-limited`, `internal-error`) |
  * | `strand_sm_expired_total` | counter | — |
