@@ -9,6 +9,7 @@
  *
  *   npm run build && node --expose-gc bench/fuzz.mjs                  # 1 000 000 cases or 10 min
  *   node --expose-gc bench/fuzz.mjs --cases 200000 --minutes 3 --mix parser=6,negotiation=2,plugins=2
+ *   node --expose-gc bench/fuzz.mjs --workers 2                    # one process per core
  *
  * Exit code 1 when any case failed or anything was left unhandled.
  */
@@ -33,8 +34,48 @@ const { values: opts } = parseArgs({
     mix: { type: 'string', default: 'parser=7,negotiation=1,plugins=2' },
     out: { type: 'string', default: '' },
     sample: { type: 'string', default: '30' },
+    workers: { type: 'string', default: '1' },
   },
 });
+
+// --workers N: N processes (one per core), each with its own seeds and an equal share of the
+// cases; the parent only aggregates their reports.
+if (Number(opts.workers) > 1) {
+  const { spawn } = await import('node:child_process');
+  const { readFileSync } = await import('node:fs');
+  const n = Number(opts.workers);
+  const base = opts.seed ? Number(opts.seed) : Date.now() % 2 ** 31;
+  const outBase = opts.out || join(HERE, '.work', `fuzz-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const parts = await Promise.all(
+    Array.from({ length: n }, (_, i) => {
+      const out = outBase.replace(/\.json$/, `.worker${i}.json`);
+      const args = [...process.execArgv, fileURLToPath(import.meta.url), '--cases', String(Math.ceil(Number(opts.cases) / n)), '--minutes', opts.minutes, '--seed', String(base + i * 10_000_000), '--mix', opts.mix, '--sample', opts.sample, '--out', out];
+      if (opts.batch) args.push('--batch', opts.batch);
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+      return new Promise((resolveExit) => child.on('exit', (code) => resolveExit({ code, out })));
+    }),
+  );
+  const reports = parts.map((p) => JSON.parse(readFileSync(p.out, 'utf8')));
+  const sum = (k) => reports.reduce((a, r) => a + r[k], 0);
+  const perProperty = {};
+  for (const r of reports) for (const [k, v] of Object.entries(r.perProperty)) {
+    const t = (perProperty[k] ??= { cases: 0, failures: 0, ms: 0 });
+    t.cases += v.cases;
+    t.failures += v.failures;
+    t.ms += v.ms;
+  }
+  const total = { date: new Date().toISOString(), workers: n, cases: sum('cases'), seconds: Math.max(...reports.map((r) => r.seconds)), failures: sum('failures'), unhandledRejections: sum('unhandledRejections'), uncaughtExceptions: sum('uncaughtExceptions'), hostErrorLines: sum('hostErrorLines'), perProperty, workerReports: parts.map((p) => p.out) };
+  writeFileSync(outBase, JSON.stringify(total, null, 2));
+  console.log(`\nall workers: ${total.cases} cases in ${total.seconds} s; failures ${total.failures}, unhandled rejections ${total.unhandledRejections}, uncaught exceptions ${total.uncaughtExceptions}`);
+  for (const [k, v] of Object.entries(perProperty)) console.log(`  ${k.padEnd(18)} ${String(v.cases).padStart(9)} cases  ${String(v.failures).padStart(3)} failed`);
+  for (const r of reports) {
+    const first = r.memory[1] ?? r.memory[0];
+    const last = r.memory.at(-1);
+    console.log(`  worker seeds ${r.firstSeed}…${r.lastSeed}: ${r.cases} cases; heap after GC ${first.heapUsedMB} → ${last.heapUsedMB} MB, rss ${first.rssMB} → ${last.rssMB} MB`);
+  }
+  console.log(`  report: ${outBase}`);
+  process.exit(total.failures || total.unhandledRejections || total.uncaughtExceptions || parts.some((p) => p.code !== 0) ? 1 : 0);
+}
 const maxCases = Number(opts.cases);
 const deadline = Date.now() + Number(opts.minutes) * 60_000;
 let seed = opts.seed ? Number(opts.seed) : Date.now() % 2 ** 31;

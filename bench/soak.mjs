@@ -263,6 +263,7 @@ const summary = {
   serverMetrics: [
     ...pick('strand_sm_resumed_total'),
     ...pick('strand_sm_resume_failed_total'),
+    ...pick('strand_sm_retransmitted_total'),
     ...pick('strand_sm_expired_total'),
     ...pick('strand_sm_spilled_total'),
     ...pick('strand_sm_hibernating_sessions'),

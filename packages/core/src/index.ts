@@ -21,3 +21,4 @@ export * from './memory.js';
 export * from './runtime.js';
 export * from './pipeline.js';
 export * from './limits.js';
+export * from './random.js';

@@ -309,6 +309,8 @@ export class StrandServer {
   }
 
   private c2sDeps: C2sDeps | undefined;
+  /** The container's Scheduler, looked up once (not per accepted connection). */
+  private schedulerCache: Scheduler | undefined;
   private deps(): C2sDeps {
     if (this.c2sDeps) return this.c2sDeps;
     const c = this.container;
@@ -363,7 +365,7 @@ export class StrandServer {
       kind: 'c2s',
       secure,
       clock: deps.clock,
-      scheduler: c.get<Scheduler>(Scheduler),
+      scheduler: (this.schedulerCache ??= c.get<Scheduler>(Scheduler)),
       logger: this.logger,
       limits: this.config.limits,
       closeHandshakeMs: this.config.timeouts.closeHandshake * 1000,

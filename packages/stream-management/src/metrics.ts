@@ -7,6 +7,7 @@
  * | `strand_sm_enable_failed_total` | counter | `reason` (`unauthenticated`, `before-bind`, `second-enable`, `bad-request`, `internal-error`) |
  * | `strand_sm_resumed_total` | counter | `version` |
  * | `strand_sm_resume_failed_total` | counter | `reason` (`unknown`, `not-owner`, `expired`, `bad-request`, `unexpected-request`, `handled-count-too-high`, `attach-failed`, `rate-limited`, `internal-error`) |
+ * | `strand_sm_retransmitted_total` | counter | — (unacknowledged stanzas written again after `<resumed/>`) |
  * | `strand_sm_expired_total` | counter | — |
  * | `strand_sm_hibernation_evicted_total` | counter | `scope` (`user`, `total`): the oldest hibernating session ended for a hibernation limit |
  * | `strand_sm_spilled_total` | counter | `path` (`route`: re-routed by RFC 6121 §8.5 at the end; `offline`: stored while hibernating; `bounce`; `iq-error`; `dropped`) |
@@ -31,6 +32,8 @@ export class SmMetricsImpl {
   readonly resumed: CounterMetric;
   /** `strand_sm_resume_failed_total{reason}` */
   readonly resumeFailed: CounterMetric;
+  /** `strand_sm_retransmitted_total` */
+  readonly retransmitted: CounterMetric;
   /** `strand_sm_expired_total` */
   readonly expired: CounterMetric;
   /** `strand_sm_hibernation_evicted_total{scope}` */
@@ -54,6 +57,7 @@ export class SmMetricsImpl {
     this.enableFailed = m.counter('strand_sm_enable_failed_total', 'Refused <enable/> requests', ['reason']);
     this.resumed = m.counter('strand_sm_resumed_total', 'Successful stream resumptions', ['version']);
     this.resumeFailed = m.counter('strand_sm_resume_failed_total', 'Failed stream resumptions', ['reason']);
+    this.retransmitted = m.counter('strand_sm_retransmitted_total', 'Unacknowledged stanzas written again after <resumed/>');
     this.expired = m.counter('strand_sm_expired_total', 'Hibernated sessions whose resumption window ran out');
     this.evicted = m.counter('strand_sm_hibernation_evicted_total', 'Oldest hibernating sessions ended for a hibernation limit', ['scope']);
     this.spilled = m.counter('strand_sm_spilled_total', 'Queued stanzas re-routed, stored, bounced or dropped', ['path']);

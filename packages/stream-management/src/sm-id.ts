@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-import { randomBytes } from 'node:crypto';
+import { randomToken } from '@strand/core';
 
 /** Random bytes per SM-ID: 18 bytes = 144 bits from the CSPRNG (≥ 128 bits required). */
 export const SM_ID_BYTES = 18;
@@ -17,10 +17,10 @@ export const SM_ID_LENGTH = 24;
 export const MAX_PREVID_LENGTH = 4000;
 
 /**
- * A fresh SM-ID: 144 bits from `crypto.randomBytes` in base64url without padding (24 characters
+ * A fresh SM-ID: 144 bits from the CSPRNG (core `randomToken`) in base64url without padding (24 characters
  * of `[A-Za-z0-9_-]`, safe in any XML attribute). It encodes nothing about the session, so it
  * leaks neither the JID nor the node.
  */
 export function generateSmId(): string {
-  return randomBytes(SM_ID_BYTES).toString('base64url');
+  return randomToken(SM_ID_BYTES);
 }

@@ -286,6 +286,7 @@ export class StreamManagerImpl {
       if (binding && binding.state.phase !== 'enabling') return; // <enabled/> was written
       if (state && state.phase === 'enabling') {
         if (state.id !== undefined) this.ids.unregister(state.id);
+        this.setPhase(state, 'ended'); // an enable still in flight then writes nothing
         ctx.session!.slots.delete(SmSessionKey);
       }
       if (binding) stream.slots.delete(SmStreamKey);
@@ -998,6 +999,7 @@ export class StreamManagerImpl {
         return;
       }
       this.metrics.resumed.inc({ version: smVersionLabel(ns) });
+      if (retransmitted > 0) this.metrics.retransmitted.inc(undefined, retransmitted);
       this.logger.debug({ session: session.id, retransmitted }, 'sm: resumed');
       const flushed = await this.flushOffline(session, state);
       await this.events.emit('onResumed', session, {

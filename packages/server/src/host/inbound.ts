@@ -64,32 +64,31 @@ export class InboundProcessor {
   }
 
   /**
-   * Runs one inbound interceptor with fault isolation. An interceptor that throws before the
-   * stanza was processed gets it answered with `internal-server-error` (so an outer interceptor,
-   * e.g. stream management's counter, sees it handled like any rejected stanza); one that throws
-   * after `next()` completed is only logged (the stanza was processed). A failure of the inner
-   * steps passes through unchanged.
+   * Runs one inbound interceptor with fault isolation. An interceptor that throws before calling
+   * `next()` gets its stanza answered with `internal-server-error` (so an outer interceptor, e.g.
+   * stream management's counter, sees it handled like any rejected stanza); one that throws after
+   * calling `next()` is only logged (the stanza was processed; the inner steps answer their own
+   * faults). Costs one promise per interceptor and stanza.
    */
-  private async intercept(i: InboundStanzaInterceptor, ctx: StanzaContext, next: () => Promise<void>): Promise<void> {
-    const inner: { failed: boolean; error?: unknown } = { failed: false };
+  private intercept(i: InboundStanzaInterceptor, ctx: StanzaContext, next: () => Promise<void>): Promise<void> {
     let called: Promise<void> | undefined;
-    const guardedNext = (): Promise<void> =>
-      (called ??= next().catch((err: unknown) => {
-        inner.failed = true;
-        inner.error = err;
-        throw err;
-      }));
+    const guardedNext = (): Promise<void> => (called ??= next());
+    let p: Promise<void>;
     try {
-      await i.intercept(ctx, guardedNext);
+      p = i.intercept(ctx, guardedNext);
     } catch (err) {
-      if (inner.failed && err === inner.error) throw err;
-      this.logger.error({ err, plugin: contributionName(i), stanza: ctx.stanza.name }, 'inbound interceptor failed');
-      if (called) {
-        await called.catch(() => undefined); // the stanza is being processed: let it finish
-        return;
-      }
-      await this.reply(ctx, 'internal-server-error');
+      return this.interceptorFault(i, ctx, err, called);
     }
+    return p.then(undefined, (err: unknown) => this.interceptorFault(i, ctx, err, called));
+  }
+
+  private async interceptorFault(i: InboundStanzaInterceptor, ctx: StanzaContext, err: unknown, inner: Promise<void> | undefined): Promise<void> {
+    this.logger.error({ err, plugin: contributionName(i), stanza: ctx.stanza.name }, 'inbound interceptor failed');
+    if (inner) {
+      await inner.catch(() => undefined); // the stanza is being processed: let it finish
+      return;
+    }
+    await this.reply(ctx, 'internal-server-error');
   }
 
   private async handle(ctx: StanzaContext): Promise<void> {

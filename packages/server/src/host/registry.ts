@@ -114,15 +114,19 @@ export class SessionRegistryImpl implements SessionRegistry {
   private get outbound(): OutboundStanzaInterceptor[] {
     return (this.guardedOutbound ??= this.hooks.outbound.map((i) => ({
       priority: i.priority,
-      intercept: async (ctx, next) => {
+      intercept: (ctx, next) => {
         let inner: Promise<SendResult> | undefined;
-        try {
-          return await i.intercept(ctx, () => (inner ??= next()));
-        } catch (err) {
+        const fault = (err: unknown): Promise<SendResult> => {
           this.logger.error({ err, plugin: contributionName(i), to: ctx.session.jid.toString() }, 'outbound interceptor failed');
-          if (!inner) return 'refused';
-          return inner.catch((): SendResult => 'refused');
+          return inner ? inner.catch((): SendResult => 'refused') : Promise.resolve('refused');
+        };
+        let p: Promise<SendResult>;
+        try {
+          p = i.intercept(ctx, () => (inner ??= next()));
+        } catch (err) {
+          return fault(err);
         }
+        return p.then(undefined, fault);
       },
     })));
   }

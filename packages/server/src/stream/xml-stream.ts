@@ -3,12 +3,12 @@
  * limits, in-order delivery of top-level elements, STARTTLS, restarts and the RFC 6120 §4.4 /
  * XEP-0190 close handshake.
  */
-import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import tls from 'node:tls';
 import { Element, escapeXML } from '@xmpp/xml';
 import {
   NS,
+  randomToken,
   SlotMap,
   isStanza,
   streamError,
@@ -107,7 +107,7 @@ const CLOSE_TAG = '</stream:stream>';
 
 /** A fresh stream id: 128 random bits, base64url (RFC 6120 §4.7.3). */
 function newStreamId(): string {
-  return randomBytes(16).toString('base64url');
+  return randomToken(16);
 }
 
 /**
@@ -553,7 +553,7 @@ export class XmlStreamImpl implements XmlStream {
       // a write request and a conversion per chunk.
       this.flushWrites();
       this.corkedSocket = socket;
-      process.nextTick(this.flushWrites);
+      queueMicrotask(this.scheduleFlush);
       this._lastWriteAt = this.clock.now(); // once per batch: the whole batch goes out this tick
     }
     this.pendingOut += data;
@@ -564,6 +564,17 @@ export class XmlStreamImpl implements XmlStream {
   private corkedSocket: net.Socket | undefined;
   /** The text batched for {@link corkedSocket}. */
   private pendingOut = '';
+
+  /**
+   * Schedules the flush after every microtask of this tick. A `process.nextTick` queued directly
+   * from the synchronous part of an I/O callback (the first element of a read is delivered
+   * synchronously) would run *before* the microtasks: the stream header would go out alone,
+   * before the features written one `await` later (two packets and wake-ups per negotiation
+   * step). Queued from a microtask, the tick runs once the microtask queue is drained.
+   */
+  private readonly scheduleFlush = (): void => {
+    process.nextTick(this.flushWrites);
+  };
 
   /** Sends the writes batched in this tick. */
   private readonly flushWrites = (): void => {
