@@ -75,18 +75,20 @@ export class SerialLock {
       this.release();
       return Promise.reject(err);
     }
+    // The two callbacks are made once per lock, on first use (an idle session never needs them).
+    this.releaseWith ??= <V>(value: V): V => {
+      this.release();
+      return value;
+    };
+    this.releaseThrow ??= (err: unknown): never => {
+      this.release();
+      throw err;
+    };
     return Promise.resolve(result).then(this.releaseWith, this.releaseThrow) as Promise<T>;
   }
 
-  private readonly releaseWith = <V>(value: V): V => {
-    this.release();
-    return value;
-  };
-
-  private readonly releaseThrow = (err: unknown): never => {
-    this.release();
-    throw err;
-  };
+  private releaseWith: (<V>(value: V) => V) | undefined;
+  private releaseThrow: ((err: unknown) => never) | undefined;
 
   private async runReentrant<T>(fn: () => T | Promise<T>): Promise<T> {
     const current = held.getStore();

@@ -92,8 +92,11 @@ export class SmSessionState {
    * Re-entrant (see {@link SerialLock}) unless the engine knows no send can nest inside another.
    */
   readonly lock: SerialLock;
-  /** Serialises concurrent `<resume/>` attempts for this session (never nested). */
-  readonly resumeLock = new SerialLock({ reentrant: false });
+  /** Serialises concurrent `<resume/>` attempts for this session (never nested; made on first use). */
+  get resumeLock(): SerialLock {
+    return (this._resumeLock ??= new SerialLock({ reentrant: false }));
+  }
+  private _resumeLock: SerialLock | undefined;
   readonly timers: SmTimers = {};
   /** Our outstanding `<r/>`: when it was written and the count it covers. */
   outstandingR: { at: number; seq: number } | undefined;
