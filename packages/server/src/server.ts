@@ -31,7 +31,10 @@ import {
   MemoryPresenceStoreImpl,
   MemoryRosterStoreImpl,
   type PluginDefinition,
+  type CloseInfo,
+  type Element,
   type StreamContext,
+  type StreamErrorSpec,
 } from '@strand/core';
 import { C2sConnection, type C2sDeps } from './c2s/connection.js';
 import { acceptComponentStream, componentDeps, type ComponentDeps } from './component/index.js';
@@ -360,7 +363,7 @@ export class StrandServer {
     const deps = this.deps();
     const c = this.container;
     let conn!: C2sConnection;
-    const stream = new XmlStreamImpl({
+    const stream: XmlStreamImpl = new XmlStreamImpl({
       socket,
       kind: 'c2s',
       secure,
@@ -372,21 +375,9 @@ export class StrandServer {
       // Also on the header written only to carry an early stream error (RFC 6120 §4.7.1).
       headerDefaults: { from: this.config.domain },
       connectionId: `c2s-${++this.connectionSeq}`,
-      delegate: {
-        onHeader: (_s, attrs) => conn.onHeader(attrs),
-        onElement: (_s, el) => conn.onElement(el),
-        onPeerClose: () => conn.onPeerClose(),
-        onClosing: (_s, opts) => conn.onClosing(opts),
-        onClosed: async (_s, info) => {
-          this.streams.delete(stream);
-          await conn.onClosed(info);
-        },
-      },
+      delegate: this.c2sDelegate(() => conn, () => stream),
     });
-    conn = new C2sConnection(stream, deps);
-    this.streams.add(stream);
-    this.acceptedAt.set(stream, deps.clock.now());
-    deps.metrics.counter('strand_connections_total', 'Accepted c2s connections', ['transport']).inc({ transport: secure ? 'tls' : 'tcp' });
+    conn = this.registerC2s(stream, secure ? 'tls' : 'tcp');
   }
 
   private componentDepsCache: ComponentDeps | undefined;
@@ -493,21 +484,36 @@ export class StrandServer {
       closeHandshakeMs: this.config.timeouts.closeHandshake * 1000,
       headerDefaults: { from: this.config.domain },
       connectionId: `ws-${++this.connectionSeq}`,
-      delegate: {
-        onHeader: (_s, attrs) => conn.onHeader(attrs),
-        onElement: (_s, el) => conn.onElement(el),
-        onPeerClose: () => conn.onPeerClose(),
-        onClosing: (_s, opts) => conn.onClosing(opts),
-        onClosed: async (_s, info) => {
-          this.streams.delete(stream);
-          await conn.onClosed(info);
-        },
-      },
+      delegate: this.c2sDelegate(() => conn, () => stream),
     });
-    conn = new C2sConnection(stream, deps);
+    conn = this.registerC2s(stream, 'websocket');
+  }
+
+  /**
+   * The transport delegate of a c2s stream: forwards to its negotiator and forgets the stream once
+   * it is closed. Both transports' delegate interfaces have this shape.
+   */
+  private c2sDelegate(conn: () => C2sConnection, stream: () => XmlStreamImpl | WebSocketXmlStream) {
+    return {
+      onHeader: (_s: unknown, attrs: Record<string, string>) => conn().onHeader(attrs),
+      onElement: (_s: unknown, el: Element) => conn().onElement(el),
+      onPeerClose: () => conn().onPeerClose(),
+      onClosing: (_s: unknown, opts: { error?: StreamErrorSpec; reason?: string }) => conn().onClosing(opts),
+      onClosed: async (_s: unknown, info: CloseInfo) => {
+        this.streams.delete(stream());
+        await conn().onClosed(info);
+      },
+    };
+  }
+
+  /** Creates the negotiator of a new c2s stream and starts tracking the stream (sweep, shutdown). */
+  private registerC2s(stream: XmlStreamImpl | WebSocketXmlStream, transport: 'tcp' | 'tls' | 'websocket'): C2sConnection {
+    const deps = this.deps();
+    const conn = new C2sConnection(stream, deps);
     this.streams.add(stream);
     this.acceptedAt.set(stream, deps.clock.now());
-    deps.metrics.counter('strand_connections_total', 'Accepted c2s connections', ['transport']).inc({ transport: 'websocket' });
+    deps.metrics.counter('strand_connections_total', 'Accepted c2s connections', ['transport']).inc({ transport });
+    return conn;
   }
 
   /** Number of open streams (tests, metrics). */
