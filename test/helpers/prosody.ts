@@ -11,6 +11,7 @@ import { client, xml, type Client } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
 import { freePort } from './ports.js';
 import { Proc } from './process.js';
+import { watchClient, type TestXmpp } from './xmpp.js';
 
 export const PROSODY = '/usr/bin/prosody';
 export const PROSODYCTL = '/usr/bin/prosodyctl';
@@ -113,13 +114,7 @@ export async function startProsody(options: ProsodyOptions = {}): Promise<Prosod
 }
 
 /** An @xmpp/client 0.14 session on Prosody (SASL PLAIN over loopback plaintext), with an inbox. */
-export interface ProsodyUser {
-  xmpp: Client;
-  jid: string;
-  inbox: Element[];
-  waitFor(pred: (el: Element) => boolean, timeoutMs?: number): Promise<Element>;
-  stop(): Promise<void>;
-}
+export type ProsodyUser = TestXmpp;
 
 export async function prosodyUser(port: number, username: string, password: string, resource = 'test'): Promise<ProsodyUser> {
   const xmpp = client({
@@ -130,50 +125,7 @@ export async function prosodyUser(port: number, username: string, password: stri
     credentials: (auth: (creds: { username: string; password: string }, mechanism: string) => Promise<void>) =>
       auth({ username, password }, 'PLAIN'),
   } as unknown as Parameters<typeof client>[0]);
-  xmpp.reconnect.stop();
-  const inbox: Element[] = [];
-  const waiters: { pred: (el: Element) => boolean; resolve: (el: Element) => void }[] = [];
-  xmpp.on('error', () => undefined);
-  xmpp.on('stanza', (el: Element) => {
-    inbox.push(el);
-    for (const w of [...waiters]) {
-      if (w.pred(el)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(el);
-      }
-    }
-  });
-  const address = await xmpp.start();
-  return {
-    xmpp,
-    jid: address.toString(),
-    inbox,
-    waitFor(pred, timeoutMs = 5000) {
-      const hit = inbox.find(pred);
-      if (hit) return Promise.resolve(hit);
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error('timed out waiting for a stanza')), timeoutMs);
-        waiters.push({
-          pred,
-          resolve: (el) => {
-            clearTimeout(t);
-            resolve(el);
-          },
-        });
-      });
-    },
-    async stop() {
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        await Promise.race([xmpp.stop(), new Promise((r) => (timer = setTimeout(r, 2000)))]);
-      } catch {
-        /* already stopped */
-      } finally {
-        clearTimeout(timer);
-      }
-      (xmpp as unknown as { socket?: { destroy?: () => void } }).socket?.destroy?.();
-    },
-  };
+  return watchClient(xmpp, () => (xmpp as unknown as { socket?: { destroy?: () => void } }).socket?.destroy?.());
 }
 
 export { xml };

@@ -5,6 +5,7 @@
 import { WebSocket } from 'ws';
 import { client, type Client } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
+import { watchClient, type TestXmpp } from './xmpp.js';
 
 export const NS_FRAMING = 'urn:ietf:params:xml:ns:xmpp-framing';
 export const CLOSE = `<close xmlns='${NS_FRAMING}'/>`;
@@ -153,66 +154,20 @@ export class WsWire {
 }
 
 /** A started `@xmpp/client` session over WebSocket, with an inbox. */
-export interface WsXmpp {
-  xmpp: Client;
-  jid: string;
-  inbox: Element[];
+export interface WsXmpp extends TestXmpp {
   /** Every element received at the top level (nonzas included). */
   received: Element[];
-  waitFor(pred: (el: Element) => boolean, timeoutMs?: number): Promise<Element>;
-  stop(): Promise<void>;
 }
 
 /** Logs `username` in with `@xmpp/client` over `ws://localhost:<httpPort>/xmpp-websocket`. */
 export async function startWsClient(httpPort: number, username: string, resource = 'ws'): Promise<WsXmpp> {
   installWebSocketGlobal();
   const xmpp = client({ service: wsUrl(httpPort), domain: 'localhost', resource, username, password: 'secret' });
-  xmpp.reconnect.stop();
-  xmpp.on('error', () => undefined);
-  const inbox: Element[] = [];
   const received: Element[] = [];
-  const waiters: { pred: (el: Element) => boolean; resolve: (el: Element) => void }[] = [];
   xmpp.on('element', (el: Element) => received.push(el));
-  xmpp.on('stanza', (el: Element) => {
-    inbox.push(el);
-    for (const w of [...waiters]) {
-      if (w.pred(el)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(el);
-      }
-    }
+  const session = await watchClient(xmpp, () => {
+    const socket = (xmpp as unknown as { socket?: { socket?: { terminate?: () => void; close?: () => void } } }).socket;
+    socket?.socket?.terminate?.();
   });
-  const address = await xmpp.start();
-  return {
-    xmpp,
-    jid: address.toString(),
-    inbox,
-    received,
-    waitFor(pred, timeoutMs = 5000) {
-      const hit = inbox.find(pred);
-      if (hit) return Promise.resolve(hit);
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error('timed out waiting for a stanza')), timeoutMs);
-        waiters.push({
-          pred,
-          resolve: (el) => {
-            clearTimeout(t);
-            resolve(el);
-          },
-        });
-      });
-    },
-    async stop() {
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        await Promise.race([xmpp.stop(), new Promise((r) => (timer = setTimeout(r, 2000)))]);
-      } catch {
-        /* already stopped */
-      } finally {
-        clearTimeout(timer);
-      }
-      const socket = (xmpp as unknown as { socket?: { socket?: { terminate?: () => void; close?: () => void } } }).socket;
-      socket?.socket?.terminate?.();
-    },
-  };
+  return { ...session, received };
 }

@@ -34,6 +34,15 @@ export async function startClient(opts: ClientOptions): Promise<TestXmpp> {
     username: opts.username,
     password: opts.password ?? 'secret',
   });
+  return watchClient(xmpp, () => (xmpp as unknown as { socket?: { destroy?: () => void } }).socket?.destroy?.());
+}
+
+/**
+ * Starts a configured `@xmpp/client` (reconnect off) and returns it with an inbox of received
+ * stanzas, `waitFor`, and a bounded `stop()` that ends with `teardown` (drop the transport).
+ * Every test helper that logs a client in goes through here.
+ */
+export async function watchClient(xmpp: Client, teardown: () => void): Promise<TestXmpp> {
   xmpp.reconnect.stop();
   const inbox: Element[] = [];
   const waiters: { pred: (el: Element) => boolean; resolve: (el: Element) => void }[] = [];
@@ -76,7 +85,7 @@ export async function startClient(opts: ClientOptions): Promise<TestXmpp> {
       } finally {
         clearTimeout(timer);
       }
-      (xmpp as unknown as { socket?: { destroy?: () => void } }).socket?.destroy?.();
+      teardown();
     },
   };
 }
