@@ -31,9 +31,10 @@ import { StreamParser, type StreamParserLimits } from './parser.js';
 
 /**
  * What the host does with a stream's input. Calls happen in input order, one at a time: each is
- * awaited before the next header/element/close is delivered.
+ * awaited before the next header/element/close is delivered. `S` is the stream type (TCP here,
+ * `WebSocketXmlStream` for RFC 7395): both transports share this contract.
  */
-export interface StreamDelegate {
+export interface StreamDelegate<S = XmlStreamImpl> {
   /**
    * The peer's stream header (initial or after a restart). `attrs` holds every attribute of the
    * open tag, namespace declarations included (`xmlns`, `xmlns:stream`, `to`, `version`,
@@ -41,7 +42,7 @@ export interface StreamDelegate {
    * {@link XmlStreamImpl.openStream} and features, or closes with a stream error.
    * The stream namespace and prefix are already checked by the parser.
    */
-  onHeader(stream: XmlStreamImpl, attrs: Record<string, string>): void | Promise<void>;
+  onHeader(stream: S, attrs: Record<string, string>): void | Promise<void>;
   /**
    * A top-level element (stanza or nonza), delivered strictly one at a time: the next one only
    * after the returned promise settles. A peer's `<stream:error/>` is not delivered (it is
@@ -51,20 +52,20 @@ export interface StreamDelegate {
    * waiting for the item in flight when `close()` starts, and while closing when the peer's close
    * tag or EOF arrives; later items may then be delivered while that handler still runs.
    */
-  onElement(stream: XmlStreamImpl, el: Element): Promise<void>;
+  onElement(stream: S, el: Element): Promise<void>;
   /**
    * The peer sent `</stream:stream>` first (delivered after the elements before it). The host
    * normally answers with `close()`; if it has not when this settles, the stream closes itself.
    * Not called when the peer's close tag answers our own `close()`.
    */
-  onPeerClose(stream: XmlStreamImpl): void | Promise<void>;
+  onPeerClose(stream: S): void | Promise<void>;
   /**
    * `close()` started: writes still work here (run `StreamListener.onClosing`). Not called when
    * the transport dies without a handshake.
    */
-  onClosing(stream: XmlStreamImpl, options: { error?: StreamErrorSpec; reason?: string }): Promise<void>;
+  onClosing(stream: S, options: { error?: StreamErrorSpec; reason?: string }): Promise<void>;
   /** The stream is closed; called exactly once, with the same value `closed` resolves with. */
-  onClosed(stream: XmlStreamImpl, info: CloseInfo): void | Promise<void>;
+  onClosed(stream: S, info: CloseInfo): void | Promise<void>;
 }
 
 /** Options of {@link XmlStreamImpl}. */

@@ -28,32 +28,18 @@ import {
   type XmlStream,
 } from '@strand/core';
 import type { StreamParserLimits } from '../stream/parser.js';
+import type { StreamDelegate } from '../stream/xml-stream.js';
 import { FrameParser } from './frame-parser.js';
 import { XmppWebSocket } from './xmpp-websocket.js';
 
 /**
- * What the host does with a WebSocket stream's input: the same contract as the TCP
- * `StreamDelegate` (calls in input order, one at a time, each awaited before the next).
+ * What the host does with a WebSocket stream's input: the TCP `StreamDelegate` contract. The
+ * peer's `<open/>` (urn:ietf:params:xml:ns:xmpp-framing, initial or after a restart) reaches
+ * `onHeader` as stream header attributes plus `xmlns: 'jabber:client'`, the content namespace the
+ * framed stream stands for (RFC 7395 §3.3.2); anything else where an `<open/>` is expected is
+ * answered by the stream itself (our `<open/>`, then `invalid-namespace`).
  */
-export interface WebSocketStreamDelegate {
-  /**
-   * The peer's `<open/>` in `urn:ietf:params:xml:ns:xmpp-framing` (initial or after a restart),
-   * translated to stream header attributes: its attributes (`to`, `from`, `version`,
-   * `xml:lang`, `id`…) plus `xmlns: 'jabber:client'`, the content namespace the framed stream
-   * stands for (RFC 7395 §3.3.2). Anything else where an `<open/>` is expected (including an
-   * `<open/>` in another namespace) is answered by the stream itself: our `<open/>`, then
-   * `invalid-namespace`, as a TCP stream whose root is not `<stream:stream>`.
-   */
-  onHeader(stream: WebSocketXmlStream, attrs: Record<string, string>): void | Promise<void>;
-  /** A top-level element (stanza or nonza); a peer's `<stream:error/>` is not delivered. */
-  onElement(stream: WebSocketXmlStream, el: Element): Promise<void>;
-  /** The peer sent `<close/>` first; if the host has not called `close()` when this settles, the stream does. */
-  onPeerClose(stream: WebSocketXmlStream): void | Promise<void>;
-  /** `close()` started: writes still work here. */
-  onClosing(stream: WebSocketXmlStream, options: { error?: StreamErrorSpec; reason?: string }): Promise<void>;
-  /** The stream is closed; called exactly once. */
-  onClosed(stream: WebSocketXmlStream, info: CloseInfo): void | Promise<void>;
-}
+export type WebSocketStreamDelegate = StreamDelegate<WebSocketXmlStream>;
 
 /** Options of {@link WebSocketXmlStream}. */
 export interface WebSocketStreamOptions {
