@@ -2,7 +2,7 @@
 // Prepares everything the test suite needs on a fresh machine, idempotently:
 //  1. a throwaway test CA and a `localhost` certificate signed by it (test/.certs), which the
 //     tests trust through NODE_EXTRA_CA_CERTS (set by scripts/run-tests.mjs);
-//  2. Debian packages for interop peers (python3-slixmpp, prosody, chromium). Missing packages are installed with
+//  2. Debian packages for interop peers (python3-slixmpp, prosody, chromium) and cluster services (redis-server, postgresql). Missing packages are installed with
 //     apt-get; if that fails the script fails loudly — interop tests are never skipped.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -76,6 +76,10 @@ function ensureDebianPackages() {
     // Headless Chromium for the Converse.js-over-WebSocket test (test/websocket/converse.test.ts),
     // driven with playwright-core (which cannot download browsers here).
     { pkg: 'chromium', check: () => executable('/usr/bin/chromium') },
+    // Scale-out tests (test/cluster/*): Redis for the cluster registry and routing, PostgreSQL for
+    // the persistent stores. Tests start private instances on loopback ports and stop them by PID.
+    { pkg: 'redis-server', check: () => executable('/usr/bin/redis-server') },
+    { pkg: 'postgresql', check: () => executable('/usr/lib/postgresql/15/bin/postgres') && executable('/usr/lib/postgresql/15/bin/initdb') },
   ];
   const missing = wanted.filter((w) => !w.check()).map((w) => w.pkg);
   if (missing.length === 0) return;
