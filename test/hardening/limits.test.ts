@@ -7,7 +7,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { OfflineStore, type OfflineStore as OfflineStoreT } from '@strand/core';
 import presenceProbe from '@strand/presence-probe';
-import sm, { MemorySmIdRegistryImpl, StreamManagerImpl } from '@strand/stream-management';
+import sm, { SmIdRegistryImpl, StreamManagerImpl } from '@strand/stream-management';
 import { testConfig } from '../helpers/server.js';
 import { streamErrorAtEnd } from '../helpers/wire-client.js';
 import {
@@ -260,7 +260,7 @@ describe('stream management limits', () => {
       c.destroy();
       await until(() => manager.hibernatingCount === Math.min(2, Object.keys(ids).length), 5000, 'hibernation');
     }
-    await until(() => srv.server.container.get(MemorySmIdRegistryImpl).size.live === 2, 5000, 'the eviction');
+    await until(() => srv.server.container.get(SmIdRegistryImpl).size.live === 2, 5000, 'the eviction');
     expect(await metrics(srv)).toContain('strand_sm_hibernation_evicted_total{scope="total"} 1');
     for (const [user, expected] of [['alice', /<failed /], ['bob', /<resumed /], ['carol', /<resumed /]] as const) {
       const c = await res.connect(srv.ports.c2s);

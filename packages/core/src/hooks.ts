@@ -181,6 +181,21 @@ export interface SessionListener {
    * registry (so re-routing its held stanzas does not find it again).
    */
   onEnded?(session: Session, reason: SessionEndReason): void | Promise<void>;
+  /**
+   * The session is being handed over to another node (`SessionHandover.claim` there). Quiesce:
+   * let in-flight work on the session finish, cancel timers and forget node-local bookkeeping,
+   * and from now on leave the session's slots unchanged — when every listener has resolved, the
+   * host serialises the slots with their codecs. The session then leaves this node **without**
+   * `onEnded` (it lives on elsewhere); its stream, if any, was already detached and is closed
+   * with `<conflict/>` (stream events only). Later sends to it are refused and re-routed to the
+   * new node by the host.
+   */
+  onDeparting?(session: Session): void | Promise<void>;
+  /**
+   * A session handed over from another node was rebuilt here, `detached`, with its slots
+   * decoded: re-arm timers and node-local bookkeeping. The claimer attaches a stream next.
+   */
+  onArrived?(session: Session): void | Promise<void>;
 }
 export const SessionListener = Symbol.for('@strand/core/SessionListener');
 

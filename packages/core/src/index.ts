@@ -22,3 +22,4 @@ export * from './runtime.js';
 export * from './pipeline.js';
 export * from './limits.js';
 export * from './random.js';
+export * from './cluster.js';

@@ -45,9 +45,23 @@ export function defineStreamKey<T>(name: string): StreamKey<T> {
   return { kind: 'stream', name };
 }
 
-/** Declares a per-session slot key with the codec used to serialise its value. */
+const sessionKeys = new Map<string, SessionKey<unknown>>();
+
+/**
+ * Declares a per-session slot key with the codec used to serialise its value. The key is also
+ * registered under its name, so that a node receiving a handed-over session (scale-out) can find
+ * the codec of each serialised slot ({@link sessionKeyNamed}); declaring a name again replaces
+ * the registration (a module loaded twice).
+ */
 export function defineSessionKey<T>(name: string, codec: SlotCodec<T>): SessionKey<T> {
-  return { kind: 'session', name, codec };
+  const key: SessionKey<T> = { kind: 'session', name, codec };
+  sessionKeys.set(name, key as SessionKey<unknown>);
+  return key;
+}
+
+/** The session key declared under `name` by {@link defineSessionKey}, if any. */
+export function sessionKeyNamed(name: string): SessionKey<unknown> | undefined {
+  return sessionKeys.get(name);
 }
 
 /** A typed slot container. */

@@ -35,6 +35,11 @@ import {
   type Element,
   type StreamContext,
   type StreamErrorSpec,
+  MemorySessionHandoverImpl,
+  MemorySharedStateImpl,
+  SessionHandover,
+  SharedState,
+  parseJid,
 } from '@strand/core';
 import { C2sConnection, type C2sDeps } from './c2s/connection.js';
 import { acceptComponentStream, componentDeps, type ComponentDeps } from './component/index.js';
@@ -44,7 +49,10 @@ import { AddressLimits, refuseConnection } from './host/address-limits.js';
 import { HookSet, HookSetToken } from './host/hook-set.js';
 import { InboundProcessor } from './host/inbound.js';
 import { MaxResourcesPerAccount, SessionRegistryImpl } from './host/registry.js';
-import { AccountExists } from './host/router.js';
+import { AccountExists, RouterImpl } from './host/router.js';
+import { ClusterLinkToken } from './host/cluster-link.js';
+import { RedisClusterImpl } from './cluster/redis-cluster.js';
+import { PresenceServiceImpl } from './im/presence.js';
 import { createLogger } from './logger.js';
 import { validatePluginSection } from './config/load.js';
 import { AuthenticatorImpl, ScramIterations } from './sasl/index.js';
@@ -60,6 +68,7 @@ import {
   SqliteRosterStoreImpl,
   OfflineQuota,
 } from './storage/index.js';
+import type { ClusterConfig } from './config/schema.js';
 
 /** Version reported in disco and logs. */
 export const STRAND_VERSION = '0.1.0';
@@ -91,6 +100,8 @@ export interface ServerConfig {
   };
   auth: { scramIterations: number; allowPlaintextOnLoopback: boolean; requireEncryption: boolean };
   storage: { kind: 'memory' } | { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+  /** Cluster node settings (absent: a single node). See the config schema's `cluster`. */
+  cluster?: ClusterConfig;
   accounts: { username: string; password: string }[];
   components: { domain: string; secret: string }[];
   log: { level: string };
@@ -138,6 +149,8 @@ export class StrandServer {
   private readonly readTimeoutFired = new WeakMap<XmlStreamImpl | WebSocketXmlStream, number>();
   private readonly acceptedAt = new WeakMap<XmlStreamImpl | WebSocketXmlStream, number>();
   private webSocket: WebSocketEndpoint | undefined;
+  /** This node's cluster services, when `cluster` is configured. */
+  cluster: RedisClusterImpl | undefined;
   private addressLimitsCache: AddressLimits | undefined;
   private lastPrune = 0;
 
@@ -151,7 +164,9 @@ export class StrandServer {
 
   /** Builds the container: host services, storage, plugins (validated), overrides. */
   static async create(config: ServerConfig, options: ServerOptions = {}): Promise<StrandServer> {
-    const logger = options.logger ?? createLogger(config.log.level);
+    const base = options.logger ?? createLogger(config.log.level);
+    // Every line of a cluster node names the node.
+    const logger = config.cluster ? base.child({ node: config.cluster.nodeId }) : base;
     const server = new StrandServer(config, logger, options);
     await server.assemble();
     return server;
@@ -185,6 +200,7 @@ export class StrandServer {
       const accounts = c.get<AccountStore>(AccountStore);
       return async (username: string) => (await accounts.get(username)) !== undefined;
     });
+    this.bindCluster();
     container.bind(HookSetToken).toDynamicValue(() => new HookSet(container)).inSingletonScope();
     container.load(hostModule, imModule);
     await this.loadPlugins();
@@ -195,6 +211,31 @@ export class StrandServer {
       container.load(m);
     }
     for (const m of this.options.modules ?? []) container.load(m);
+  }
+
+  /**
+   * Cluster services: Redis-backed `SessionHandover`, `SharedState` and the host's cluster link
+   * when `cluster` is configured; in-memory single-node implementations otherwise.
+   */
+  private bindCluster(): void {
+    const { config, container } = this;
+    if (config.cluster) {
+      const cluster = (this.cluster = new RedisClusterImpl(
+        config.cluster,
+        this.logger,
+        container.get<Clock>(Clock),
+        container.get<Scheduler>(Scheduler),
+      ));
+      container.bind(RedisClusterImpl).toConstantValue(cluster);
+      container.bind(ClusterLinkToken).toConstantValue(cluster);
+      container.bind(SessionHandover).toConstantValue(cluster);
+      container.bind(SharedState).toConstantValue(cluster);
+      return;
+    }
+    container.bind(MemorySessionHandoverImpl).toSelf().inSingletonScope();
+    container.bind(SessionHandover).toService(MemorySessionHandoverImpl);
+    container.bind(MemorySharedStateImpl).toSelf().inSingletonScope();
+    container.bind(SharedState).toService(MemorySharedStateImpl);
   }
 
   private bindStorage(): void {
@@ -253,8 +294,19 @@ export class StrandServer {
     for (const a of config.accounts) {
       if (!(await accounts.get(a.username))) await authenticator.createAccount(a.username, a.password);
     }
-    // No session survives a restart: whatever was "current" becomes the last unavailable presence.
-    await c.get<PresenceStore>(PresenceStore).markAllUnavailable(clock.now());
+    if (this.cluster) {
+      // The cluster reaps what this node's previous incarnation left (its sessions announced
+      // unavailable) and what dead nodes left; other nodes' presence stays current.
+      const presence = c.get(PresenceServiceImpl);
+      await this.cluster.start({
+        registry: c.get(SessionRegistryImpl),
+        router: c.get(RouterImpl),
+        sessionLost: (full, at) => presence.sessionLost(parseJid(full), at),
+      });
+    } else {
+      // No session survives a restart: whatever was "current" becomes the last unavailable presence.
+      await c.get<PresenceStore>(PresenceStore).markAllUnavailable(clock.now());
+    }
 
     const dataDir = this.options.dataDir ?? (config.storage.kind === 'sqlite' ? dirname(resolve(config.storage.path)) : resolve('data'));
     this.tlsMaterial = await loadTlsMaterial({
@@ -541,6 +593,7 @@ export class StrandServer {
     // Sessions kept by claims (e.g. stream management hibernation) end now, with their spill.
     const registry = this.container.get(SessionRegistryImpl);
     await Promise.all([...registry.all()].map((s) => registry.end(s, 'shutdown')));
+    await this.cluster?.stop();
     this.db?.close();
     this.logger.info('Strand stopped');
   }

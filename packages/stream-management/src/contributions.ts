@@ -175,4 +175,14 @@ export class SmSessionListenerImpl implements SessionListener {
   onEnded(session: Session, reason: SessionEndReason): Promise<void> {
     return this.manager.ended(session, reason);
   }
+
+  /** Freezes the SM state before the host hands the session over to another node. */
+  onDeparting(session: Session): Promise<void> {
+    return this.manager.departing(session);
+  }
+
+  /** Re-arms the resumption window of a session that arrived from another node. */
+  onArrived(session: Session): void {
+    this.manager.arrived(session);
+  }
 }

@@ -31,7 +31,7 @@ import {
 } from './contributions.js';
 import { SmEventBusImpl } from './events.js';
 import { SmMetricsImpl } from './metrics.js';
-import { MemorySmIdRegistryImpl, SmIdRegistry } from './sm-id-registry.js';
+import { SmIdRegistryImpl, SmIdRegistry } from './sm-id-registry.js';
 import { SmHostServices, StreamManagerImpl, type SmHostServices as SmHostServicesT } from './stream-manager.js';
 
 /**
@@ -67,8 +67,8 @@ export function streamManagementModule(input: SmConfigInput): ContainerModule {
         };
       })
       .inSingletonScope();
-    bind(MemorySmIdRegistryImpl).toSelf().inSingletonScope();
-    bind(SmIdRegistry).toService(MemorySmIdRegistryImpl);
+    bind(SmIdRegistryImpl).toSelf().inSingletonScope();
+    bind(SmIdRegistry).toService(SmIdRegistryImpl);
     bind(SmMetricsImpl).toSelf().inSingletonScope();
     bind(SmEventBusImpl).toSelf().inSingletonScope();
     bind(StreamManagerImpl).toSelf().inSingletonScope();

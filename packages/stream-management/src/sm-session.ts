@@ -39,9 +39,11 @@ export interface QueuedStanza {
  *   stanzas are held;
  * - `resuming`: a `<resume/>` is being processed; outbound stanzas are held until `<resumed/>`
  *   and the retransmission are written;
+ * - `departed`: the session was handed over to another node (scale-out): nothing changes here any
+ *   more, sends are refused (the host re-routes them to the new node);
  * - `ended`: the session ended; its stanzas were (or are being) spilled.
  */
-export type SmPhase = 'enabling' | 'attached' | 'hibernating' | 'resuming' | 'ended';
+export type SmPhase = 'enabling' | 'attached' | 'hibernating' | 'resuming' | 'departed' | 'ended';
 
 /** Timers of one SM session (all via the host `Scheduler`). */
 export interface SmTimers {
@@ -224,7 +226,10 @@ export const smSessionCodec: SlotCodec<SmSessionState> = {
     };
     return json as unknown as JsonValue;
   },
-  /** JSON → state, detached (`hibernating`) unless it had ended. @throws Error if not a v1 state */
+  /**
+   * JSON → state, detached (`hibernating`, including a `departed` state: it hibernates on the node
+   * that decodes it) unless it had ended. @throws Error if not a v1 state
+   */
   decode(raw: JsonValue): SmSessionState {
     const j = raw as unknown as SmSessionJson;
     if (!j || j.v !== 1 || !isSmNamespace(j.ns)) throw new Error('not a stream management session state (v1)');

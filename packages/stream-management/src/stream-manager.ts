@@ -485,6 +485,8 @@ export class StreamManagerImpl {
         case 'hibernating':
         case 'resuming':
           return this.hold(session, state, stanza);
+        case 'departed':
+          return 'refused'; // the host re-routes it to the session's new node
         case 'attached': {
           const at = this.originalTime(stanza);
           const result = await next();
@@ -802,6 +804,46 @@ export class StreamManagerImpl {
     void this.registry.end(entry.session, 'expired').catch((err: unknown) => this.logger.error({ err }, 'sm: end failed'));
   }
 
+  // ================================================================== hand-over (scale-out)
+
+  /**
+   * The session is being handed over to another node (`SessionListener.onDeparting`): waits for
+   * sends in flight (the outbound lock), then freezes the state — phase `departed`, timers
+   * cancelled, node-local bookkeeping dropped — so the host serialises a consistent queue and
+   * counters. Sends that were waiting for the lock are refused and re-routed by the host.
+   */
+  async departing(session: Session): Promise<void> {
+    const state = this.stateOf(session);
+    if (!state || state.phase === 'ended' || state.phase === 'departed') return;
+    await state.lock.run(() => {
+      const binding = state.stream?.slots.get(SmStreamKey);
+      if (binding) binding.superseded = true; // the old stream's close is not ours any more
+      state.stream = undefined;
+      state.outstandingR = undefined;
+      state.cancelTimers();
+      this.metrics.queueDepth.dec(undefined, state.queue.length);
+      this.setPhase(state, 'departed');
+      if (state.id !== undefined) this.ids.released(state.id);
+    });
+    this.logger.debug({ session: session.id, unacked: state.queue.length }, 'sm: session handed over to another node');
+  }
+
+  /**
+   * A session handed over from another node arrived (`SessionListener.onArrived`): its decoded
+   * state hibernates here with the rest of its resumption window (from `hibernatedAt`).
+   */
+  arrived(session: Session): void {
+    const state = this.stateOf(session);
+    if (!state || state.phase !== 'hibernating') return;
+    this.metrics.queueDepth.inc(undefined, state.queue.length);
+    this.metrics.hibernating.inc();
+    this.trackHibernating(session, state);
+    const since = state.hibernatedAt ?? this.clock.now();
+    state.hibernatedAt = since;
+    const remainingMs = Math.max(0, state.timeoutSec * 1000 - (this.clock.now() - since));
+    state.timers.expiry = this.scheduler.setTimeout(() => this.expire(session, state), remainingMs);
+  }
+
   /** Number of hibernating sessions tracked for the limits (tests, metrics). */
   get hibernatingCount(): number {
     return this.hibernatingAll.size;
@@ -920,21 +962,30 @@ export class StreamManagerImpl {
     const { previd, h } = parsed.value;
     const bare = ctx.authenticatedJid.bare().toString();
 
-    const notFound = (): void => {
-      const kept = previd.length <= MAX_PREVID_LENGTH ? this.ids.retained(previd) : undefined;
+    const notFound = async (): Promise<void> => {
+      const kept = previd.length <= MAX_PREVID_LENGTH ? await this.ids.retained(previd) : undefined;
       if (kept && kept.bare === bare && kept.ns === ns) return failCounted('item-not-found', 'expired', kept.h);
       const live = previd.length <= MAX_PREVID_LENGTH ? this.ids.lookup(previd) : undefined;
       return failCounted('item-not-found', live || kept ? 'not-owner' : 'unknown');
     };
-    const live = previd.length <= MAX_PREVID_LENGTH ? this.ids.lookup(previd) : undefined;
-    if (!live || live.bare !== bare || live.ns !== ns) return notFound();
+    // A session owned by another node of a cluster is handed over to this one first (only when the
+    // authenticated account could own it: the hand-over closes the other stream).
+    const live =
+      previd.length <= MAX_PREVID_LENGTH
+        ? (this.ids.lookup(previd) ?? (await this.ids.claim(previd, bare)))
+        : undefined;
+    if (!live || live.bare !== bare || live.ns !== ns) return await notFound();
     const session = live.session;
     const state = this.stateOf(session);
-    if (!state || state.phase === 'ended' || session.state === 'ended') return notFound();
+    if (!state || state.phase === 'ended' || session.state === 'ended') return await notFound();
+    if (stream.state !== 'open' && stream.state !== 'opening') {
+      // The client went away while the session was being fetched: it now hibernates here.
+      return;
+    }
 
     await state.resumeLock.run(async () => {
       if (state.phase === 'ended' || session.state === 'ended' || this.ids.lookup(previd)?.session !== session) {
-        return notFound();
+        return await notFound();
       }
       if (stream.state !== 'open' && stream.state !== 'opening') return;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { SmIdRegistry, MemorySmIdRegistryImpl } from '../src/index.js';
+import { SmIdRegistry, SmIdRegistryImpl } from '../src/index.js';
 import { closeTag, enabledClient, next, nothingMore, smHost, smState } from './helpers.js';
 
 describe('stream feature (XEP-0198 §2)', () => {
@@ -68,7 +68,7 @@ describe('<enable/> (XEP-0198 §3)', () => {
     const { client, id } = await enabledClient(host, { resume: false });
     expect(id).toBeUndefined();
     expect(String(client.sent()[0])).toBe(`<enabled xmlns="urn:xmpp:sm:3"/>`);
-    expect(host.get(MemorySmIdRegistryImpl).size.live).toBe(0);
+    expect(host.get(SmIdRegistryImpl).size.live).toBe(0);
   });
 
   it('answers sm:2 in sm:2', async () => {
@@ -110,7 +110,7 @@ describe('<enable/> (XEP-0198 §3)', () => {
     await host.time.flush();
     await c.receive(`<enable xmlns='urn:xmpp:sm:3' resume='true'/>`);
     expect(c.session?.slots.has((await import('../src/index.js')).SmSessionKey)).toBe(false);
-    expect(host.get(MemorySmIdRegistryImpl).size.live).toBe(0);
+    expect(host.get(SmIdRegistryImpl).size.live).toBe(0);
   });
 
   it('malformed attributes → <failed><bad-request/></failed>', async () => {
@@ -144,7 +144,7 @@ describe('<enable/> (XEP-0198 §3)', () => {
 
   it('never reuses an SM-ID (collision with a live or retained ID is regenerated)', async () => {
     const host = await smHost();
-    const reg = host.get(MemorySmIdRegistryImpl);
+    const reg = host.get(SmIdRegistryImpl);
     expect(host.get(SmIdRegistry)).toBe(reg);
     const ids = ['AAAA', 'AAAA', 'BBBB', 'AAAA', 'BBBB', 'CCCC'];
     reg.generate = () => ids.shift()!;

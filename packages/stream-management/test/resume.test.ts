@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { ContainerModule, injectable } from 'inversify';
 import { defineSessionKey, jsonCodec, SessionListener, xml, type Session } from '@strand/core';
 import { isCloseTag, stanzaErrorCondition } from '@strand/testing';
-import { MemorySmIdRegistryImpl, SmEvents, SmSessionKey, type SmHibernatedEvent, type SmResumedEvent } from '../src/index.js';
+import { SmIdRegistryImpl, SmEvents, SmSessionKey, type SmHibernatedEvent, type SmResumedEvent } from '../src/index.js';
 import { bodies, deliver, enabledClient, next, nothingMore, reconnect, smHost, smState, str } from './helpers.js';
 
 const quiet = { ackRequestEvery: 1000, ackRequestQuietMs: 60_000 };
@@ -317,7 +317,7 @@ describe('expiry and <failed h/>', () => {
     const c3 = await reconnect(host);
     await c3.receive(`<resume xmlns='urn:xmpp:sm:3' previd='${id}' h='0'/>`);
     expect(await next(c3)).toBe(`<failed xmlns="urn:xmpp:sm:3"><item-not-found xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></failed>`);
-    expect(host.get(MemorySmIdRegistryImpl).size).toEqual({ live: 0, retained: 0 });
+    expect(host.get(SmIdRegistryImpl).size).toEqual({ live: 0, retained: 0 });
   });
 
   it('after expiry a message goes to another available resource instead of storage', async () => {

@@ -16,6 +16,10 @@ import {
   JID,
   Logger,
   MemoryAccountStoreImpl,
+  MemorySessionHandoverImpl,
+  MemorySharedStateImpl,
+  SessionHandover,
+  SharedState,
   MemoryOfflineStoreImpl,
   MemoryPresenceStoreImpl,
   MemoryRosterStoreImpl,
@@ -275,6 +279,10 @@ export class TestHost {
         bind(AccountStore).toService(MemoryAccountStoreImpl);
         bind(TestAuthenticatorImpl).toSelf().inSingletonScope();
         bind(Authenticator).toService(TestAuthenticatorImpl);
+        bind(MemorySessionHandoverImpl).toSelf().inSingletonScope();
+        bind(SessionHandover).toService(MemorySessionHandoverImpl);
+        bind(MemorySharedStateImpl).toSelf().inSingletonScope();
+        bind(SharedState).toService(MemorySharedStateImpl);
         bind(TestSessionRegistry).toSelf().inSingletonScope();
         bind(SessionRegistry).toService(TestSessionRegistry);
         bind(TestRouter).toSelf().inSingletonScope();

@@ -141,6 +141,33 @@ export const LogSchema = z
   .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
   .strict();
 
+/**
+ * `cluster`: run this process as one node of a cluster (scale-out). Absent: a single node (the
+ * default). Nodes share Redis (session directory, node liveness, SM-ID ownership, cross-node
+ * routing and session hand-over) and the persistent storage (`storage.kind: postgres`; a shared
+ * SQLite file works only for nodes on one machine).
+ */
+export const ClusterSchema = z
+  .object({
+    /** Redis URL (`redis://[user:pass@]host:port[/db]`). */
+    redis: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL'),
+    /** This node's name, unique in the cluster and stable across restarts (1–64 of `[A-Za-z0-9_.-]`). */
+    nodeId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1–64 characters of A–Z a–z 0–9 _ . -'),
+    /**
+     * Seconds a node counts as alive after its last heartbeat (written every third of it). A node
+     * killed without a clean stop is noticed after at most about this long: its users then appear
+     * unavailable, and its sessions cannot be resumed. 2–300, default 10.
+     */
+    heartbeatTtl: seconds().min(2).max(300).default(10),
+    /** Seconds a node waits for another node to hand a session over (`<resume/>`). 0.1–60, default 5. */
+    handoverTimeout: seconds().min(0.1).max(60).default(5),
+    /** Prefix of every Redis key, to share one Redis between clusters (default `strand`). */
+    keyPrefix: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/).default('strand'),
+    /** Approximate cap of each node's inbox stream in Redis (entries, `XADD MAXLEN ~`). 1000–10 000 000, default 100 000. */
+    inboxMaxLen: z.number().int().min(1000).max(10_000_000).default(100_000),
+  })
+  .strict();
+
 /** The whole host configuration file. */
 export const ConfigSchema = z
   .object({
@@ -152,6 +179,7 @@ export const ConfigSchema = z
     limits: LimitsSchema.prefault({}),
     auth: AuthSchema.prefault({}),
     storage: StorageSchema.default({ kind: 'sqlite', path: './data/strand.db' }),
+    cluster: ClusterSchema.optional(),
     accounts: z.array(AccountSchema).default([]),
     components: z.array(ComponentSchema).default([]),
     log: LogSchema.prefault({}),
@@ -184,6 +212,10 @@ export const ConfigSchema = z
       else ports.set(p, name);
     }
 
+    if (c.cluster && c.storage.kind === 'memory') {
+      issue(['storage', 'kind'], 'a cluster node needs storage shared by all nodes: postgres (or a SQLite file on one machine)');
+    }
+
     const usernames = new Set<string>();
     c.accounts.forEach((a, i) => {
       const u = a.username.toLowerCase();
@@ -202,5 +234,7 @@ export const ConfigSchema = z
 export type StrandConfig = z.output<typeof ConfigSchema>;
 /** What a configuration file may contain (everything optional). */
 export type StrandConfigInput = z.input<typeof ConfigSchema>;
+/** The `cluster` section after validation. */
+export type ClusterConfig = z.output<typeof ClusterSchema>;
 /** The `storage` section after validation. */
 export type StorageConfig = z.output<typeof StorageSchema>;

@@ -4,9 +4,11 @@
  * `onEnded` fired exactly once.
  */
 import { randomBytes } from 'node:crypto';
-import { inject, injectable } from 'inversify';
+import { inject, injectable, optional } from 'inversify';
 import {
   bareOf,
+  sessionKeyNamed,
+  type JsonValue,
   Clock,
   contributionName,
   Logger,
@@ -24,7 +26,9 @@ import {
 } from '@strand/core';
 import { HookSetToken, type HookSet } from './hook-set.js';
 import type { HostStream } from './host-stream.js';
-import { SessionImpl } from './session.js';
+import { SessionImpl, type SessionView } from './session.js';
+import { ClusterLinkToken, type ClusterLink, type EncodedSession } from './cluster-link.js';
+import { parseXml } from './xml-parse.js';
 
 /** Thrown by {@link SessionRegistryImpl.bind} when the account has too many resources. */
 export class ResourceLimitError extends Error {}
@@ -35,14 +39,35 @@ export const MaxResourcesPerAccount = Symbol.for('@strand/server/MaxResourcesPer
 @injectable()
 export class SessionRegistryImpl implements SessionRegistry {
   private readonly byFull = new Map<string, SessionImpl>();
-  private readonly byBare = new Map<string, Set<SessionImpl>>();
+  private readonly bareIndex = new Map<string, Set<SessionImpl>>();
 
   constructor(
     @inject(HookSetToken) private readonly hooks: HookSet,
     @inject(Clock) private readonly clock: Clock,
     @inject(Logger) private readonly logger: Logger,
     @inject(MaxResourcesPerAccount) private readonly maxResources: number,
+    @inject(ClusterLinkToken) @optional() private readonly cluster?: ClusterLink,
   ) {}
+
+  /** The cluster link, when this node is part of a cluster. */
+  get clusterLink(): ClusterLink | undefined {
+    return this.cluster;
+  }
+
+  /**
+   * Every session of an account on any node: this node's sessions, then (in a cluster) those on
+   * other live nodes.
+   */
+  byBare(bare: string): SessionView[] {
+    const local: SessionView[] = this.localByBare(bare);
+    return this.cluster ? local.concat(this.cluster.remoteByBare(bare)) : local;
+  }
+
+  /** The session bound to `full` on any node (this node first). */
+  sessionAt(full: JID | string): SessionView | undefined {
+    const key = typeof full === 'string' ? full : full.toString();
+    return this.byFull.get(key) ?? this.cluster?.remoteByFull(key);
+  }
 
   async get(fullJid: JID | string): Promise<Session | undefined> {
     return this.getLocal(fullJid);
@@ -60,7 +85,7 @@ export class SessionRegistryImpl implements SessionRegistry {
 
   /** Sessions of an account, synchronously. */
   localByBare(bare: string): SessionImpl[] {
-    return [...(this.byBare.get(bare) ?? [])];
+    return [...(this.bareIndex.get(bare) ?? [])];
   }
 
   /** Every session on this node. */
@@ -83,23 +108,126 @@ export class SessionRegistryImpl implements SessionRegistry {
     if (!account) throw new Error('bind before authentication');
     const res = resource && resource.length > 0 ? resource : randomBytes(9).toString('base64url');
     const jid = parseJid(`${account.bare().toString()}/${res}`);
-    const existing = this.byFull.get(jid.toString());
-    const others = this.localByBare(jid.bare().toString()).filter((s) => s !== existing);
+    const existing = this.sessionAt(jid);
+    const others = this.byBare(jid.bare().toString()).filter((s) => s.jid.toString() !== jid.toString());
     if (others.length >= this.maxResources) throw new ResourceLimitError();
-    if (existing) {
+    if (existing instanceof SessionImpl) {
       // Leaves the registry now; its stream finishes the close handshake in the background.
       void this.end(existing, 'replaced', { condition: 'conflict', text: 'Replaced by a new connection' });
+    } else if (existing) {
+      this.cluster?.kick(existing); // bound on another node: that node ends it with <conflict/>
     }
     const session = new SessionImpl(randomBytes(12).toString('base64url'), jid, stream, this.clock.now(), this.outbound);
-    this.byFull.set(jid.toString(), session);
-    let set = this.byBare.get(session.bare);
-    if (!set) {
-      set = new Set();
-      this.byBare.set(session.bare, set);
-    }
-    set.add(session);
+    this.add(session);
     stream.session = session;
     await notifyAll(this.hooks.sessionListeners, 'onBound', this.logger, session);
+    return session;
+  }
+
+  /** Registers a session locally (and, in a cluster, publishes it). */
+  private add(session: SessionImpl): void {
+    this.byFull.set(session.jid.toString(), session);
+    let set = this.bareIndex.get(session.bare);
+    if (!set) {
+      set = new Set();
+      this.bareIndex.set(session.bare, set);
+    }
+    set.add(session);
+    if (this.cluster) {
+      const cluster = this.cluster;
+      session.onChange = (s) => cluster.published(s);
+      cluster.published(session);
+    }
+  }
+
+  // ================================================================== hand-over (cluster)
+
+  /**
+   * Hands `session` over to another node (`SessionHandover.claim` there): detaches its stream and
+   * closes it with `<conflict/>` (stream events only), lets every `onDeparting` listener quiesce,
+   * then removes the session from this node **without** `onEnded` and serialises it. Later sends
+   * to the session object are refused; `movedTo` tells the router where it went.
+   * @returns the encoded session, or undefined if it ended meanwhile
+   */
+  async depart(session: SessionImpl, toNode: string): Promise<EncodedSession | undefined> {
+    if (session.state === 'ended') return undefined;
+    const previous = session.stream;
+    if (previous) {
+      previous.session = undefined;
+      session.stream = undefined;
+      session.state = 'detached';
+      if (previous.state === 'open' || previous.state === 'opening') {
+        void previous.close({ error: { condition: 'conflict', text: 'Session resumed on another node' }, reason: 'resumed', endSession: false });
+      }
+    }
+    for (const l of this.hooks.sessionListeners) {
+      if (!l.onDeparting) continue;
+      try {
+        await l.onDeparting(session);
+      } catch (err) {
+        this.logger.error({ err, listener: l.constructor?.name }, 'onDeparting failed');
+      }
+    }
+    if ((session.state as string) === 'ended') return undefined; // ended while listeners ran
+    const slots: Record<string, JsonValue> = {};
+    for (const [key, value] of session.slots.entries()) {
+      try {
+        slots[key.name] = key.codec.encode(value);
+      } catch (err) {
+        this.logger.error({ err, slot: key.name }, 'a session slot could not be encoded; it is not handed over');
+      }
+    }
+    const encoded: EncodedSession = {
+      v: 1,
+      id: session.id,
+      jid: session.jid.toString(),
+      boundAt: session.boundAt,
+      available: session.available,
+      priority: session.priority,
+      interested: session.interested,
+      presence: session.presence ? session.presence.toString() : null,
+      directedTo: [...session.directedTo],
+      slots,
+    };
+    session.onChange = undefined;
+    session.movedTo = toNode;
+    session.state = 'ended';
+    this.unregister(session, false);
+    return encoded;
+  }
+
+  /**
+   * Rebuilds a session handed over by another node: registered `detached` (no stream), slots
+   * decoded by the codecs of the keys declared under their names (unknown or undecodable slots
+   * are logged and left out), then `onArrived` fires. The caller attaches a stream next.
+   * Sends are held until `releaseSends()` (the previous node's forwarded stanzas go first).
+   */
+  async adopt(encoded: EncodedSession): Promise<SessionImpl> {
+    const jid = parseJid(encoded.jid);
+    const session = new SessionImpl(encoded.id, jid, undefined, encoded.boundAt, this.outbound);
+    session.state = 'detached';
+    session.available = encoded.available;
+    session.priority = encoded.priority;
+    session.interested = encoded.interested;
+    if (encoded.presence) session.presence = parseXml(encoded.presence);
+    for (const d of encoded.directedTo) session.directedTo.add(d);
+    for (const [name, json] of Object.entries(encoded.slots)) {
+      const key = sessionKeyNamed(name);
+      if (!key) {
+        this.logger.warn({ slot: name }, 'handed-over session slot of an unknown key (plugin not loaded here?) left out');
+        continue;
+      }
+      try {
+        session.slots.set(key, key.codec.decode(json));
+      } catch (err) {
+        this.logger.error({ err, slot: name }, 'a handed-over session slot could not be decoded; left out');
+      }
+    }
+    session.holdSends();
+    const replaced = this.byFull.get(session.jid.toString());
+    if (replaced) void this.end(replaced, 'replaced', { condition: 'conflict', text: 'Replaced by a resumed session' });
+    this.add(session);
+    await notifyAll(this.hooks.sessionListeners, 'onArrived', this.logger, session);
     return session;
   }
 
@@ -204,12 +332,16 @@ export class SessionRegistryImpl implements SessionRegistry {
     await this.finalize(s, s.endReason);
   }
 
-  private unregister(s: SessionImpl): void {
+  /** Removes `s` from this node's maps; `withdraw`: also from the cluster directory. */
+  private unregister(s: SessionImpl, withdraw = true): void {
     const key = s.jid.toString();
-    if (this.byFull.get(key) === s) this.byFull.delete(key);
-    const set = this.byBare.get(s.bare);
+    const registered = this.byFull.get(key) === s;
+    if (registered) this.byFull.delete(key);
+    const set = this.bareIndex.get(s.bare);
     set?.delete(s);
-    if (set && set.size === 0) this.byBare.delete(s.bare);
+    if (set && set.size === 0) this.bareIndex.delete(s.bare);
+    s.onChange = undefined;
+    if (registered && withdraw) this.cluster?.removed(s);
   }
 
   private async finalize(s: SessionImpl, reason: SessionEndReason): Promise<void> {

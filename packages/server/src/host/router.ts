@@ -18,7 +18,25 @@ import {
   type StanzaErrorCondition,
 } from '@strand/core';
 import { SessionRegistryImpl } from './registry.js';
-import type { SessionImpl } from './session.js';
+import { SessionImpl, type SessionView } from './session.js';
+
+/** Routing options inside the host: {@link RouteOptions} plus the cluster hop count. */
+export interface HostRouteOptions extends RouteOptions {
+  /**
+   * How many nodes already forwarded this stanza (cluster). At {@link MAX_CLUSTER_HOPS} remote
+   * sessions are no longer tried: the stanza is treated as for an unavailable resource, so
+   * inconsistent directories can never make it circle between nodes.
+   */
+  hops?: number;
+}
+
+/** Forwarding bound between cluster nodes (see {@link HostRouteOptions.hops}). */
+export const MAX_CLUSTER_HOPS = 3;
+
+/** A session that can still be tried for a stanza that already took `hops` hops. */
+function reachable(s: SessionView, hops: number): boolean {
+  return s.node === undefined || hops < MAX_CLUSTER_HOPS;
+}
 
 /** Delivery function of an external route (a connected component). */
 export type ExternalDeliver = (stanza: Element) => boolean;
@@ -65,7 +83,7 @@ export class RouterImpl implements Router {
     @inject(Logger) private readonly logger: Logger,
   ) {}
 
-  async route(stanza: Element, options: RouteOptions = {}): Promise<void> {
+  async route(stanza: Element, options: HostRouteOptions = {}): Promise<void> {
     const to = tryParseJid(stanza.attrs.to);
     if (!to) return this.bounce(stanza, 'jid-malformed');
     if (to.domain !== this.server.domain) {
@@ -85,19 +103,33 @@ export class RouterImpl implements Router {
   }
 
   /** RFC 6121 §8.5.3: full JID. */
-  private async toFullJid(stanza: Element, to: JID, options: RouteOptions): Promise<void> {
-    const session = this.sessions.getLocal(to);
-    if (session && session.state !== 'ended') {
-      const r = await session.send(stanza);
+  private async toFullJid(stanza: Element, to: JID, options: HostRouteOptions): Promise<void> {
+    const hops = options.hops ?? 0;
+    const session = this.sessions.sessionAt(to);
+    if (session && session.state !== 'ended' && reachable(session, hops)) {
+      const r = await session.send(stanza, options);
       if (r !== 'refused') return;
+      // Handed over to another node while this stanza waited: follow it there.
+      if (session instanceof SessionImpl && session.movedTo !== undefined) {
+        const moved = this.sessions.sessionAt(to);
+        if (moved && moved !== session && reachable(moved, hops) && (await moved.send(stanza, options)) !== 'refused') return;
+      }
     }
-    // §8.5.3.2: no such resource (or it refused the stanza)
+    return this.resourceUnavailable(stanza, to, options, session);
+  }
+
+  /**
+   * RFC 6121 §8.5.3.2: the full JID `to` has no session (or it refused the stanza): messages go to
+   * the bare JID (except `error`/`groupchat`), iq get/set bounce, presence is dropped.
+   * @param exclude the session that refused the stanza, not tried again
+   */
+  async resourceUnavailable(stanza: Element, to: JID, options: HostRouteOptions, exclude?: SessionView): Promise<void> {
     switch (stanza.name) {
       case 'message': {
         const type = stanza.attrs.type ?? 'normal';
         if (type === 'error') return;
         if (type === 'groupchat') return this.bounce(stanza, 'service-unavailable');
-        return this.toBareJid(stanza, to.bare(), options, session);
+        return this.toBareJid(stanza, to.bare(), options, exclude);
       }
       case 'iq':
         return this.bounce(stanza, 'service-unavailable');
@@ -107,12 +139,16 @@ export class RouterImpl implements Router {
   }
 
   /** RFC 6121 §8.5.2: bare JID of a local account. */
-  private async toBareJid(stanza: Element, to: JID, options: RouteOptions, exclude?: SessionImpl): Promise<void> {
+  private async toBareJid(stanza: Element, to: JID, options: HostRouteOptions, exclude?: SessionView): Promise<void> {
     const bare = to.bare().toString();
     if (stanza.name === 'iq') return this.bounce(stanza, 'service-unavailable');
-    const sessions = this.sessions.localByBare(bare).filter((s) => s !== exclude && s.available);
+    const hops = options.hops ?? 0;
+    const excluded = exclude?.jid.toString();
+    const sessions = this.sessions
+      .byBare(bare)
+      .filter((s) => s.available && s.state !== 'ended' && s.jid.toString() !== excluded && reachable(s, hops));
     if (stanza.name === 'presence') {
-      for (const s of sessions) await s.send(stanza);
+      for (const s of sessions) await s.send(stanza, options);
       return;
     }
     const type = stanza.attrs.type ?? 'normal';
@@ -121,7 +157,7 @@ export class RouterImpl implements Router {
     if (type === 'groupchat') return this.bounce(stanza, 'service-unavailable');
     const eligible = sessions.filter((s) => s.priority >= 0);
     if (type === 'headline') {
-      for (const s of eligible) await s.send(stanza);
+      for (const s of eligible) await s.send(stanza, options);
       return; // §8.5.2.2.1: headline with no available resource is dropped
     }
     // normal/chat: the highest-priority resources (§8.5.2.1.1)
@@ -129,7 +165,7 @@ export class RouterImpl implements Router {
     let delivered = false;
     for (const s of eligible) {
       if (s.priority !== top) continue;
-      if ((await s.send(stanza)) !== 'refused') delivered = true;
+      if ((await s.send(stanza, options)) !== 'refused') delivered = true;
     }
     if (delivered) return;
     // §8.5.2.2.1: no available resource → offline storage (XEP-0160)

@@ -15,25 +15,104 @@ import {
 } from '@strand/core';
 import type { HostStream } from './host-stream.js';
 
+/**
+ * What routing and the IM logic need of a session, wherever it is bound: a {@link SessionImpl} on
+ * this node, or (in a cluster) a `RemoteSession` on another node, whose `send` forwards the stanza
+ * to that node.
+ */
+export interface SessionView {
+  readonly jid: JID;
+  /** Bare JID string of the account. */
+  readonly bare: string;
+  readonly state: SessionState;
+  readonly available: boolean;
+  readonly priority: number;
+  readonly interested: boolean;
+  /** The current broadcast presence (RFC 6121 §4.2) while available. */
+  readonly presence: Element | undefined;
+  /** The node the session is bound on; undefined for this node. */
+  readonly node: string | undefined;
+  /** Remote sessions only: the client asked for versioned roster pushes (RFC 6121 §2.6). */
+  readonly rosterVersioning?: boolean;
+  /**
+   * Sends a stanza to the session (see core `Session.send`). For a session on another node the
+   * stanza is forwarded and the result is `'written'` once handed to that node, which takes
+   * responsibility for it (delivery or the RFC 6121 §8.5.3.2 fallback there).
+   * @param routing the original time and hop count of a routed stanza (remote sessions only)
+   */
+  send(stanza: Element, routing?: { originalTime?: number; hops?: number }): Promise<SendResult>;
+}
+
 /** A bound c2s session (RFC 6120 §7). Mutable fields are managed by the host only. */
-export class SessionImpl implements Session {
+export class SessionImpl implements Session, SessionView {
   state: SessionState = 'active';
   /** Set when the host decided to end the session (before its stream finished closing). */
   endReason: SessionEndReason | undefined;
   stream: HostStream | undefined;
-  available = false;
-  priority = 0;
-  interested = false;
-  /** The last broadcast presence (RFC 6121 §4.2), kept for probes and resumption. */
-  presence: Element | undefined;
+  /** Always undefined: this node. */
+  readonly node: undefined;
+  /** In a cluster: the node this session was handed over to (it is `ended` here). */
+  movedTo: string | undefined;
+  /**
+   * Called (once per tick at most, by the caller's choice) when `available`, `priority`,
+   * `presence` or `interested` change: the cluster directory publishes them.
+   */
+  onChange: ((session: SessionImpl) => void) | undefined;
+  private _available = false;
+  private _priority = 0;
+  private _interested = false;
+  private _presence: Element | undefined;
   /** JIDs this session sent directed presence to (RFC 6121 §4.6), for unavailable on logout. */
   readonly directedTo = new Set<string>();
   readonly slots = new SlotMap<SessionKey<unknown>>();
+  /**
+   * Sends held back while a hand-over completes (see {@link holdSends}): released in order by
+   * {@link releaseSends}.
+   */
+  private held: Array<{ stanza: Element; done: (r: Promise<SendResult>) => void }> | undefined;
+
+  get available(): boolean {
+    return this._available;
+  }
+  set available(v: boolean) {
+    if (v !== this._available) {
+      this._available = v;
+      this.onChange?.(this);
+    }
+  }
+  get priority(): number {
+    return this._priority;
+  }
+  set priority(v: number) {
+    if (v !== this._priority) {
+      this._priority = v;
+      this.onChange?.(this);
+    }
+  }
+  get interested(): boolean {
+    return this._interested;
+  }
+  set interested(v: boolean) {
+    if (v !== this._interested) {
+      this._interested = v;
+      this.onChange?.(this);
+    }
+  }
+  /** The last broadcast presence (RFC 6121 §4.2), kept for probes and resumption. */
+  get presence(): Element | undefined {
+    return this._presence;
+  }
+  set presence(v: Element | undefined) {
+    if (v !== this._presence) {
+      this._presence = v;
+      this.onChange?.(this);
+    }
+  }
 
   constructor(
     readonly id: string,
     readonly jid: JID,
-    stream: HostStream,
+    stream: HostStream | undefined,
     readonly boundAt: number,
     private readonly outbound: readonly OutboundStanzaInterceptor[],
   ) {
@@ -45,7 +124,37 @@ export class SessionImpl implements Session {
     return this.jid.bare().toString();
   }
 
+  /**
+   * Holds every later {@link send} (not {@link sendNow}) until {@link releaseSends}: a session that
+   * just arrived from another node first takes the stanzas that node still forwards, so that
+   * stanzas routed here directly cannot overtake them (per-sender order across a hand-over).
+   */
+  holdSends(): void {
+    this.held ??= [];
+  }
+
+  /** Sends the held stanzas in order and stops holding. */
+  releaseSends(): void {
+    const held = this.held;
+    this.held = undefined;
+    for (const h of held ?? []) h.done(this.sendNow(h.stanza));
+  }
+
+  /** True while sends are held (see {@link holdSends}). */
+  get holdingSends(): boolean {
+    return this.held !== undefined;
+  }
+
   send(stanza: Element): Promise<SendResult> {
+    const held = this.held;
+    if (held && this.state !== 'ended') {
+      return new Promise<SendResult>((resolve, reject) => held.push({ stanza, done: (r) => r.then(resolve, reject) }));
+    }
+    return this.sendNow(stanza);
+  }
+
+  /** {@link send} without the hand-over hold: for stanzas forwarded by the previous node. */
+  sendNow(stanza: Element): Promise<SendResult> {
     if (this.state === 'ended') return Promise.resolve('refused');
     const write = (): Promise<SendResult> => Promise.resolve(this.writeToStream(stanza) ? 'written' : 'refused');
     if (this.outbound.length === 0) return write();

@@ -29,7 +29,7 @@ import {
   type StanzaHandler,
 } from '@strand/core';
 import { ExternalRoutes } from '../host/router.js';
-import type { SessionImpl } from '../host/session.js';
+import { SessionImpl, type SessionView } from '../host/session.js';
 import { ImHostServices } from './host-access.js';
 import { OfflineDeliveryImpl } from './offline-delivery.js';
 import { RosterServiceImpl } from './roster.js';
@@ -93,9 +93,11 @@ export class PresenceServiceImpl {
     return j.local !== '' && j.domain === this.server.domain;
   }
 
-  /** Available sessions of an account (a hibernated session stays available). */
-  availableSessions(bare: string): SessionImpl[] {
-    return this.host.registry.localByBare(bare).filter((s) => s.available && s.state !== 'ended' && s.presence);
+  /**
+   * Available sessions of an account on any node (a hibernated session stays available).
+   */
+  availableSessions(bare: string): SessionView[] {
+    return this.host.registry.byBare(bare).filter((s) => s.available && s.state !== 'ended' && s.presence);
   }
 
   /**
@@ -183,10 +185,31 @@ export class PresenceServiceImpl {
    */
   async sessionEnded(session: SessionImpl): Promise<void> {
     if (!session.available && session.directedTo.size === 0) return;
-    const successor = this.host.registry.getLocal(session.jid);
+    const successor = this.host.registry.sessionAt(session.jid);
     const superseded = successor !== undefined && successor !== session && successor.available;
-    if (superseded) for (const t of successor.directedTo) session.directedTo.delete(t);
+    if (superseded && successor instanceof SessionImpl) for (const t of successor.directedTo) session.directedTo.delete(t);
     await this.unavailable(session, undefined, { broadcast: !superseded });
+  }
+
+  /**
+   * A session of another cluster node was lost with its node (killed without a clean stop): its
+   * account's contacts with `from`/`both` and other resources get unavailable presence from
+   * `full`, and the store records it, as if the session had ended on its node (§4.5.1). Directed
+   * presence recipients are not known here (they lived in the dead node's memory).
+   */
+  async sessionLost(full: JID, at: number): Promise<void> {
+    const presence = xml('presence', { from: full.toString(), type: 'unavailable' });
+    const bare = full.bare().toString();
+    try {
+      await this.store.setUnavailable(full.toString(), presence, at);
+    } catch (err) {
+      this.logger.error({ err, jid: full.toString() }, 'presence store write failed');
+    }
+    const roster = await this.roster.get(bare);
+    await this.toContacts(roster, presence);
+    for (const s of this.availableSessions(bare)) {
+      if (s.jid.toString() !== full.toString()) await s.send(addressed(presence, s.jid.toString()));
+    }
   }
 
   /**

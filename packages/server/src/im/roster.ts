@@ -25,7 +25,7 @@ import {
   type StreamContext,
   type StreamFeatureProvider,
 } from '@strand/core';
-import type { SessionImpl } from '../host/session.js';
+import { SessionImpl, type SessionView } from '../host/session.js';
 import { ImHostServices } from './host-access.js';
 import { KeyedMutex } from './keyed-mutex.js';
 
@@ -58,6 +58,14 @@ export const RosterVersioningRequested = defineSessionKey<boolean>(
   '@strand/server/im/rosterVersioning',
   jsonCodec<boolean>(),
 );
+
+/**
+ * Whether roster pushes to `s` carry `ver` (RFC 6121 §2.6): the client asked for a versioned
+ * roster. A session on another cluster node carries the flag in its directory entry.
+ */
+export function wantsRosterVersion(s: SessionView): boolean {
+  return s instanceof SessionImpl ? s.slots.get(RosterVersioningRequested) === true : s.rosterVersioning === true;
+}
 
 /**
  * Removes an item with everything it implies (RFC 6121 §2.5.2: cancel the subscriptions both ways
@@ -135,10 +143,10 @@ export class RosterServiceImpl {
    * resource of `user` (those that requested the roster), without `from` as in the RFC examples.
    */
   async push(user: string, item: Element, version: string): Promise<void> {
-    for (const s of this.host.registry.localByBare(user)) {
+    for (const s of this.host.registry.byBare(user)) {
       if (!s.interested || s.state === 'ended') continue;
       const query = xml('query', { xmlns: NS.ROSTER }, cloneElement(item));
-      if (s.slots.get(RosterVersioningRequested)) query.attrs.ver = version;
+      if (wantsRosterVersion(s)) query.attrs.ver = version;
       const iq = xml('iq', { type: 'set', id: `push-${randomBytes(6).toString('hex')}`, to: s.jid.toString() }, query);
       try {
         await s.send(iq);

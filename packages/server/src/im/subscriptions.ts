@@ -179,7 +179,7 @@ export class SubscriptionServiceImpl implements RosterItemRemoval {
       await this.roster.save(contact, item, after);
     }
     if (t.deliver) {
-      for (const s of this.host.registry.localByBare(contact)) {
+      for (const s of this.host.registry.byBare(contact)) {
         if (s.available && s.state !== 'ended') await s.send(cloneElement(stanza));
       }
     }

@@ -1,0 +1,799 @@
+/**
+ * One node of a Strand cluster on Redis (scale-out): the cluster-wide session directory, node
+ * liveness with heartbeats, cross-node stanza routing, session hand-over for resumption on any
+ * node, and `SharedState`.
+ *
+ * ## Why Redis Streams (and not pub/sub) between nodes
+ * Each node reads its own inbox stream (`P:inbox:ID`) and the directory feed (`P:dir`) with one
+ * blocking `XREAD`, remembering the last entry ID it processed. A pub/sub message published while
+ * the subscriber's connection is down (a Redis restart, a network blip, a reconnect) is lost
+ * without notice; a stream entry waits until the reader comes back and asks for entries after
+ * its last ID — a stanza is not dropped because a TCP connection to Redis was re-established.
+ * Entries of one writer connection keep their order, which the hand-over protocol relies on.
+ * Streams are capped (`XADD MAXLEN ~ inboxMaxLen`), so a dead node's inbox cannot grow forever.
+ *
+ * ## Session directory
+ * Every bound session has an entry in `P:sess:BARE` (node, availability, priority, current
+ * presence…) and every change is appended to `P:dir`; each node keeps a replica in memory (loaded
+ * with SCAN at start, then tailed), so routing never waits for Redis to find a session. Entries
+ * of nodes that are not alive are ignored at once and removed when the node is reaped.
+ *
+ * ## Hand-over (resumption on another node) and ordering
+ * Node B asks the owning node A (`ho`); A detaches and quiesces the session
+ * (`SessionRegistryImpl.depart`), replies with the encoded session (`re`) and then moves the
+ * directory entry and the session's hand-over keys to B; B rebuilds the session
+ * (`SessionRegistryImpl.adopt`) while processing the reply, before any later inbox entry. Stanzas
+ * that still reach A for the session are forwarded to B marked `fw` and delivered at once; stanzas
+ * routed to B directly are held by the session until A has *fenced* every live node: each node
+ * switches its replica to B and answers `fenced` on its (FIFO) connection, after everything it
+ * had sent to A. When all answered (or after `handoverTimeout`), A sends `drained` and B releases
+ * the held stanzas. So no stanza from one sender overtakes an earlier one across a hand-over, and
+ * none is delivered twice (each takes exactly one path; XEP-0198 acknowledgements do the rest).
+ *
+ * A dead node's sessions are lost with its memory: their unacknowledged stanzas (the XEP-0198
+ * queue) and the final `h`; resumption attempts get `<failed/>` at once (the node is known dead)
+ * and the users appear unavailable to their contacts once a live node reaped the dead one (within
+ * `heartbeatTtl` plus one heartbeat period).
+ * @packageDocumentation
+ */
+import { randomBytes } from 'node:crypto';
+import { injectable } from 'inversify';
+import { Redis } from 'ioredis';
+import {
+  parseJid,
+  tryParseJid,
+  type Clock,
+  type Element,
+  type JsonValue,
+  type Logger,
+  type Scheduler,
+  type SendResult,
+  type Session,
+  type SessionHandover,
+  type SharedState,
+  type Timer,
+} from '@strand/core';
+import type { ClusterConfig } from '../config/schema.js';
+import type { ClusterLink, EncodedSession } from '../host/cluster-link.js';
+import type { SessionRegistryImpl } from '../host/registry.js';
+import { MAX_CLUSTER_HOPS, type HostRouteOptions, type RouterImpl } from '../host/router.js';
+import { SessionImpl, type SessionView } from '../host/session.js';
+import { parseXml } from '../host/xml-parse.js';
+import { RosterVersioningRequested } from '../im/roster.js';
+import { ClusterKeys } from './keys.js';
+
+/** A directory entry: what other nodes know of a bound session (JSON in `P:sess:BARE`). */
+export interface DirectoryEntry {
+  /** Node id. */
+  n: string;
+  /** Session id (logs). */
+  i: string;
+  /** Available (1) or not (0). */
+  a: 0 | 1;
+  /** Presence priority. */
+  p: number;
+  /** Interested resource (requested the roster). */
+  r: 0 | 1;
+  /** Asked for versioned roster pushes. */
+  v: 0 | 1;
+  /** Current broadcast presence (serialised XML) while available. */
+  x?: string;
+}
+
+/** Messages between nodes (inbox entries), discriminated by `t`. */
+type InboxMessage =
+  /** Deliver a stanza to the session of full JID `j`; `fw`: forwarded by the previous owner. */
+  | { t: 'd'; j: string; x: string; h: number; o?: number; fw?: 1 }
+  /** Hand-over request for key `k` of account `b`, from node `f`, request id `r`. */
+  | { t: 'ho'; r: string; f: string; k: string; b: string }
+  /** Reply to request `r`. */
+  | { t: 're'; r: string; ok: boolean; s?: EncodedSession; keys?: string[] }
+  /** The session of `j` now lives on `n`: switch the replica, then answer `fenced` to `f`. */
+  | { t: 'fence'; r: string; f: string; j: string; n: string; e: DirectoryEntry }
+  | { t: 'fenced'; r: string; f: string }
+  /** Every node was fenced for `j`: release the held sends. */
+  | { t: 'drained'; j: string }
+  /** End the session of `j` with `<conflict/>` (the resource was bound on another node). */
+  | { t: 'kick'; j: string };
+
+/** Directory feed entries. */
+type DirChange = { o: string; k: 'set'; j: string; e: DirectoryEntry } | { o: string; k: 'del'; j: string; n: string };
+
+/** What the cluster needs of the host, handed over at {@link RedisClusterImpl.start}. */
+export interface ClusterHost {
+  registry: SessionRegistryImpl;
+  router: RouterImpl;
+  /** Announces that a session of a dead node is gone (unavailable presence on its behalf). */
+  sessionLost(full: string, at: number): Promise<void>;
+}
+
+/** A session bound on another node, as the local replica knows it. */
+export class RemoteSession implements SessionView {
+  readonly state = 'active' as const;
+  readonly bare: string;
+  private parsed: Element | undefined;
+  constructor(
+    readonly jid: ReturnType<typeof parseJid>,
+    readonly entry: DirectoryEntry,
+    private readonly cluster: RedisClusterImpl,
+  ) {
+    this.bare = jid.bare().toString();
+  }
+  get node(): string {
+    return this.entry.n;
+  }
+  get available(): boolean {
+    return this.entry.a === 1;
+  }
+  get priority(): number {
+    return this.entry.p;
+  }
+  get interested(): boolean {
+    return this.entry.r === 1;
+  }
+  get rosterVersioning(): boolean {
+    return this.entry.v === 1;
+  }
+  get presence(): Element | undefined {
+    if (this.entry.x === undefined) return undefined;
+    return (this.parsed ??= parseXml(this.entry.x));
+  }
+  send(stanza: Element, routing?: HostRouteOptions): Promise<SendResult> {
+    return this.cluster.forward(this.entry.n, this.jid.toString(), stanza, routing);
+  }
+}
+
+interface PendingRequest {
+  resolve(session: SessionImpl | undefined): void;
+  onReply(msg: Extract<InboxMessage, { t: 're' }>): Promise<SessionImpl | undefined>;
+  timer: Timer;
+  settled: boolean;
+}
+
+interface PendingFence {
+  j: string;
+  newOwner: string;
+  waiting: Set<string>;
+  timer: Timer;
+}
+
+/** Redis-backed cluster services of one node; see the module documentation. */
+@injectable()
+export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedState {
+  readonly nodeId: string;
+  private readonly keys: ClusterKeys;
+  private readonly incarnation = randomBytes(8).toString('hex');
+  private cmd!: Redis;
+  private reader!: Redis;
+  private host!: ClusterHost;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private heartbeat: Timer | undefined;
+  /** Live nodes (this one always). */
+  private alive = new Set<string>();
+  /** Nodes ever seen in `P:nodes`, to notice deaths. */
+  private known = new Set<string>();
+  /** Replica of the directory: full JID → entry of a session on another node. */
+  private readonly replica = new Map<string, RemoteSession>();
+  private readonly replicaByBare = new Map<string, Set<string>>();
+  /** Hand-over keys of local sessions. */
+  private readonly handoverKeys = new Map<string, SessionImpl>();
+  private readonly keysOf = new WeakMap<SessionImpl, Set<string>>();
+  private readonly requests = new Map<string, PendingRequest>();
+  private readonly fences = new Map<string, PendingFence>();
+  /** Sessions whose directory entry must be written at the end of this tick. */
+  private readonly dirty = new Set<SessionImpl>();
+  private flushScheduled = false;
+  private lastInbox = '0-0';
+  private lastDir = '0-0';
+
+  constructor(
+    private readonly config: ClusterConfig,
+    private readonly logger: Logger,
+    private readonly clock: Clock,
+    private readonly scheduler: Scheduler,
+  ) {
+    this.nodeId = config.nodeId;
+    this.keys = new ClusterKeys(config.keyPrefix);
+    this.alive.add(this.nodeId);
+  }
+
+  private get ttlMs(): number {
+    return Math.round(this.config.heartbeatTtl * 1000);
+  }
+
+  // ================================================================== lifecycle
+
+  /**
+   * Connects to Redis, joins the cluster, loads the directory replica, reaps what a previous
+   * incarnation of this node left behind, and starts reading the inbox and the directory feed.
+   * @throws Error when Redis cannot be reached
+   */
+  async start(host: ClusterHost): Promise<void> {
+    this.host = host;
+    const options = { lazyConnect: true, enableAutoPipelining: true, maxRetriesPerRequest: 3, connectionName: `strand-${this.nodeId}` };
+    this.cmd = new Redis(this.config.redis, options);
+    this.reader = new Redis(this.config.redis, { ...options, enableAutoPipelining: false, maxRetriesPerRequest: null });
+    this.cmd.on('error', (err) => this.logger.warn({ err: err.message }, 'cluster: redis connection error'));
+    this.reader.on('error', (err) => this.logger.warn({ err: err.message }, 'cluster: redis reader connection error'));
+    await Promise.all([this.cmd.connect(), this.reader.connect()]);
+    this.lastInbox = await this.lastId(this.keys.inbox(this.nodeId));
+    this.lastDir = await this.lastId(this.keys.dir);
+    await this.loadReplica();
+    // Whatever a previous incarnation of this node left is stale: no session survives a restart.
+    await this.reap(this.nodeId, true);
+    await this.cmd.set(this.keys.node(this.nodeId), this.incarnation, 'PX', this.ttlMs);
+    await this.cmd.sadd(this.keys.nodes, this.nodeId);
+    await this.checkNodes();
+    this.running = true;
+    this.loop = this.readLoop();
+    this.heartbeat = this.scheduler.setInterval(() => this.beat(), Math.max(200, Math.floor(this.ttlMs / 3)));
+    this.logger.info({ nodeId: this.nodeId, nodes: [...this.alive] }, 'cluster: joined');
+  }
+
+  /**
+   * Leaves the cluster after the host ended its sessions: flushes directory writes, removes the
+   * liveness key and the node from `P:nodes`, stops reading and disconnects.
+   */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.heartbeat?.cancel();
+    await this.flushDirectory();
+    for (const r of this.requests.values()) r.timer.cancel();
+    for (const f of this.fences.values()) f.timer.cancel();
+    try {
+      await this.reap(this.nodeId, true);
+      await this.cmd.del(this.keys.node(this.nodeId));
+      await this.cmd.srem(this.keys.nodes, this.nodeId);
+    } catch (err) {
+      this.logger.warn({ err }, 'cluster: leaving cleanly failed');
+    }
+    this.reader.disconnect();
+    await this.loop?.catch(() => undefined);
+    await this.cmd.quit().catch(() => undefined);
+    this.logger.info({ nodeId: this.nodeId }, 'cluster: left');
+  }
+
+  private async lastId(stream: string): Promise<string> {
+    const last = (await this.cmd.xrevrange(stream, '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
+    return last[0]?.[0] ?? '0-0';
+  }
+
+  /** Heartbeat, liveness of the others, reaping of dead nodes. */
+  private async beat(): Promise<void> {
+    if (!this.running) return;
+    try {
+      await this.cmd.set(this.keys.node(this.nodeId), this.incarnation, 'PX', this.ttlMs);
+      await this.checkNodes();
+    } catch (err) {
+      this.logger.warn({ err }, 'cluster: heartbeat failed');
+    }
+  }
+
+  private async checkNodes(): Promise<void> {
+    const members = await this.cmd.smembers(this.keys.nodes);
+    const others = members.filter((m) => m !== this.nodeId);
+    const values = others.length ? await this.cmd.mget(...others.map((m) => this.keys.node(m))) : [];
+    const alive = new Set<string>([this.nodeId]);
+    others.forEach((m, i) => {
+      if (values[i] !== null) alive.add(m);
+    });
+    for (const m of others) this.known.add(m);
+    const died = [...this.alive].filter((m) => !alive.has(m));
+    this.alive = alive;
+    for (const m of died) this.logger.warn({ node: m }, 'cluster: node is dead (no heartbeat)');
+    for (const m of others) if (!alive.has(m)) await this.reap(m, false);
+  }
+
+  /** True when `node` heartbeats (this node always). */
+  isAlive(node: string): boolean {
+    return this.alive.has(node);
+  }
+
+  // ================================================================== reading
+
+  private async readLoop(): Promise<void> {
+    const inbox = this.keys.inbox(this.nodeId);
+    while (this.running) {
+      let res: Array<[string, Array<[string, string[]]>]> | null;
+      try {
+        res = (await this.reader.xread('COUNT', 512, 'BLOCK', 1000, 'STREAMS', inbox, this.keys.dir, this.lastInbox, this.lastDir)) as typeof res;
+      } catch (err) {
+        if (!this.running) return;
+        this.logger.warn({ err }, 'cluster: reading the inbox failed; retrying');
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      if (!res) continue;
+      for (const [stream, entries] of res) {
+        const isInbox = stream === inbox;
+        for (const [id, fields] of entries) {
+          if (isInbox) this.lastInbox = id;
+          else this.lastDir = id;
+          const raw = fields[1];
+          if (raw === undefined) continue;
+          try {
+            if (isInbox) await this.onInbox(JSON.parse(raw) as InboxMessage);
+            else this.onDirChange(JSON.parse(raw) as DirChange);
+          } catch (err) {
+            this.logger.error({ err, stream }, 'cluster: handling a message failed');
+          }
+        }
+      }
+    }
+  }
+
+  private async send(node: string, msg: InboxMessage): Promise<void> {
+    await this.cmd.xadd(this.keys.inbox(node), 'MAXLEN', '~', this.config.inboxMaxLen, '*', 'm', JSON.stringify(msg));
+  }
+
+  private async onInbox(msg: InboxMessage): Promise<void> {
+    switch (msg.t) {
+      case 'd':
+        return this.onDeliver(msg);
+      case 'ho':
+        return this.onHandoverRequest(msg);
+      case 're': {
+        const p = this.requests.get(msg.r);
+        if (!p) return;
+        this.requests.delete(msg.r);
+        p.timer.cancel();
+        // Adopted before the next inbox entry is read (ordering, see the module documentation),
+        // even when the claimer already gave up: the session then hibernates here.
+        const session = await p.onReply(msg);
+        if (!p.settled) {
+          p.settled = true;
+          p.resolve(session);
+        }
+        return;
+      }
+      case 'fence':
+        this.applyEntry(msg.j, msg.e);
+        return this.send(msg.f, { t: 'fenced', r: msg.r, f: this.nodeId });
+      case 'fenced': {
+        const f = this.fences.get(msg.r);
+        if (!f) return;
+        f.waiting.delete(msg.f);
+        if (f.waiting.size === 0) return this.drained(msg.r);
+        return;
+      }
+      case 'drained':
+        this.host.registry.getLocal(msg.j)?.releaseSends();
+        return;
+      case 'kick': {
+        const s = this.host.registry.getLocal(msg.j);
+        if (s) await this.host.registry.end(s, 'replaced', { condition: 'conflict', text: 'Replaced by a new connection' });
+        return;
+      }
+    }
+  }
+
+  /** A stanza for a session that should be here. */
+  private async onDeliver(msg: Extract<InboxMessage, { t: 'd' }>): Promise<void> {
+    let stanza: Element;
+    try {
+      stanza = parseXml(msg.x);
+    } catch (err) {
+      this.logger.error({ err }, 'cluster: unparsable forwarded stanza');
+      return;
+    }
+    const routing: HostRouteOptions = { hops: msg.h, ...(msg.o !== undefined ? { originalTime: msg.o } : {}) };
+    const session = this.host.registry.getLocal(msg.j);
+    if (session && session.state !== 'ended') {
+      if (!msg.fw && session.holdingSends) {
+        // Held until the previous owner's `drained`, which arrives through this very loop: do not
+        // wait for it here (the session keeps the order of the held sends).
+        void session.send(stanza).then(
+          (r) => (r === 'refused' ? this.undeliverable(msg, stanza, routing, session) : undefined),
+          (err: unknown) => this.logger.error({ err }, 'cluster: delivering a held stanza failed'),
+        );
+        return;
+      }
+      const r = await (msg.fw ? session.sendNow(stanza) : session.send(stanza));
+      if (r !== 'refused') return;
+    }
+    return this.undeliverable(msg, stanza, routing, session);
+  }
+
+  /** A forwarded stanza whose session is not (or no longer) here. */
+  private async undeliverable(
+    msg: Extract<InboxMessage, { t: 'd' }>,
+    stanza: Element,
+    routing: HostRouteOptions,
+    session: SessionImpl | undefined,
+  ): Promise<void> {
+    const to = tryParseJid(msg.j);
+    if (!to) return;
+    // Moved on (or never here): follow the directory, within the hop bound.
+    const moved = this.replica.get(msg.j);
+    if (moved && this.alive.has(moved.node) && msg.h < MAX_CLUSTER_HOPS) {
+      await this.forward(moved.node, msg.j, stanza, routing, true);
+      return;
+    }
+    await this.host.router.resourceUnavailable(stanza, to, routing, session);
+  }
+
+  /**
+   * Forwards `stanza` to the session of `full` on `node`.
+   * @returns `'written'` once the stanza is in that node's inbox, `'refused'` when Redis refused
+   *   it (the caller re-routes it like for an unavailable resource: nothing is lost silently)
+   */
+  async forward(node: string, full: string, stanza: Element, routing: HostRouteOptions = {}, fw = false): Promise<SendResult> {
+    const msg: InboxMessage = {
+      t: 'd',
+      j: full,
+      x: stanza.toString(),
+      h: (routing.hops ?? 0) + 1,
+      ...(routing.originalTime !== undefined ? { o: routing.originalTime } : {}),
+      ...(fw ? { fw: 1 as const } : {}),
+    };
+    try {
+      await this.send(node, msg);
+      return 'written';
+    } catch (err) {
+      this.logger.error({ err, node }, 'cluster: forwarding a stanza failed');
+      return 'refused';
+    }
+  }
+
+  // ================================================================== directory
+
+  /** {@inheritDoc ClusterLink.remoteByBare} */
+  remoteByBare(bare: string): SessionView[] {
+    const fulls = this.replicaByBare.get(bare);
+    if (!fulls) return [];
+    const out: SessionView[] = [];
+    for (const f of fulls) {
+      const r = this.replica.get(f);
+      if (r && r.node !== this.nodeId && this.alive.has(r.node)) out.push(r);
+    }
+    return out;
+  }
+
+  /** {@inheritDoc ClusterLink.remoteByFull} */
+  remoteByFull(full: string): SessionView | undefined {
+    const r = this.replica.get(full);
+    return r && r.node !== this.nodeId && this.alive.has(r.node) ? r : undefined;
+  }
+
+  /** {@inheritDoc ClusterLink.published} */
+  published(session: SessionImpl): void {
+    this.dirty.add(session);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => void this.flushDirectory());
+  }
+
+  /** {@inheritDoc ClusterLink.removed} */
+  removed(session: SessionImpl): void {
+    this.dirty.delete(session);
+    const full = session.jid.toString();
+    for (const key of this.keysOf.get(session) ?? []) this.withdraw(key);
+    const change: DirChange = { o: this.nodeId, k: 'del', j: full, n: this.nodeId };
+    void Promise.all([
+      this.cmd.eval(DEL_IF_OWNER, 1, this.keys.sessions(session.bare), session.jid.resource, this.nodeId),
+      this.cmd.srem(this.keys.nodeSessions(this.nodeId), full),
+      this.cmd.xadd(this.keys.dir, 'MAXLEN', '~', this.config.inboxMaxLen, '*', 'm', JSON.stringify(change)),
+    ]).catch((err: unknown) => this.logger.warn({ err, jid: full }, 'cluster: withdrawing a session failed'));
+  }
+
+  /** {@inheritDoc ClusterLink.kick} */
+  kick(view: SessionView): void {
+    if (!view.node) return;
+    void this.send(view.node, { t: 'kick', j: view.jid.toString() }).catch((err: unknown) => this.logger.warn({ err }, 'cluster: kick failed'));
+  }
+
+  private entryOf(s: SessionImpl): DirectoryEntry {
+    return {
+      n: this.nodeId,
+      i: s.id,
+      a: s.available ? 1 : 0,
+      p: s.priority,
+      r: s.interested ? 1 : 0,
+      v: s.slots.get(RosterVersioningRequested) ? 1 : 0,
+      ...(s.available && s.presence ? { x: s.presence.toString() } : {}),
+    };
+  }
+
+  /** Writes the entries of the sessions changed in this tick (one HSET + feed entry each). */
+  private async flushDirectory(): Promise<void> {
+    this.flushScheduled = false;
+    const sessions = [...this.dirty];
+    this.dirty.clear();
+    const writes: Promise<unknown>[] = [];
+    for (const s of sessions) {
+      if (s.state === 'ended') continue;
+      const full = s.jid.toString();
+      const entry = this.entryOf(s);
+      const change: DirChange = { o: this.nodeId, k: 'set', j: full, e: entry };
+      writes.push(
+        this.cmd.hset(this.keys.sessions(s.bare), s.jid.resource, JSON.stringify(entry)),
+        this.cmd.sadd(this.keys.nodeSessions(this.nodeId), full),
+        this.cmd.xadd(this.keys.dir, 'MAXLEN', '~', this.config.inboxMaxLen, '*', 'm', JSON.stringify(change)),
+      );
+    }
+    await Promise.all(writes).catch((err: unknown) => this.logger.warn({ err }, 'cluster: publishing sessions failed'));
+  }
+
+  private onDirChange(change: DirChange): void {
+    if (change.o === this.nodeId) return; // applied locally already
+    if (change.k === 'set') this.applyEntry(change.j, change.e);
+    else {
+      const r = this.replica.get(change.j);
+      if (r && r.node === change.n) this.dropEntry(change.j);
+    }
+  }
+
+  private applyEntry(full: string, entry: DirectoryEntry): void {
+    const jid = tryParseJid(full);
+    if (!jid) return;
+    if (entry.n === this.nodeId) {
+      this.dropEntry(full); // our own sessions come from the local registry
+      return;
+    }
+    this.replica.set(full, new RemoteSession(jid, entry, this));
+    const bare = jid.bare().toString();
+    let set = this.replicaByBare.get(bare);
+    if (!set) this.replicaByBare.set(bare, (set = new Set()));
+    set.add(full);
+  }
+
+  private dropEntry(full: string): void {
+    const r = this.replica.get(full);
+    if (!r) return;
+    this.replica.delete(full);
+    const set = this.replicaByBare.get(r.bare);
+    set?.delete(full);
+    if (set && set.size === 0) this.replicaByBare.delete(r.bare);
+  }
+
+  private async loadReplica(): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.cmd.scan(cursor, 'MATCH', this.keys.sessionsPattern, 'COUNT', 500);
+      cursor = next;
+      for (const key of keys) {
+        const bare = key.slice(this.keys.sessions('').length);
+        const fields = await this.cmd.hgetall(key);
+        for (const [resource, json] of Object.entries(fields)) {
+          try {
+            this.applyEntry(`${bare}/${resource}`, JSON.parse(json) as DirectoryEntry);
+          } catch {
+            /* a malformed entry is ignored */
+          }
+        }
+      }
+    } while (cursor !== '0');
+  }
+
+  /**
+   * Removes what node `id` left in Redis (directory entries, hand-over keys) and announces its
+   * sessions as unavailable. Only one live node reaps a dead node (`P:reap:ID` lock).
+   * @param own true for this node's previous incarnation, or on a clean stop (no lock, no announce
+   *   on stop: the sessions already ended properly)
+   */
+  private async reap(id: string, own: boolean): Promise<void> {
+    if (!own) {
+      const locked = await this.cmd.set(this.keys.reapLock(id), this.nodeId, 'PX', this.ttlMs, 'NX');
+      if (locked !== 'OK') return;
+    }
+    const fulls = await this.cmd.smembers(this.keys.nodeSessions(id));
+    const now = this.clock.now();
+    for (const full of fulls) {
+      const jid = tryParseJid(full);
+      if (!jid) continue;
+      const bare = jid.bare().toString();
+      const raw = await this.cmd.hget(this.keys.sessions(bare), jid.resource);
+      const entry = raw ? (JSON.parse(raw) as DirectoryEntry) : undefined;
+      if (!entry || entry.n !== id) continue;
+      await this.cmd.eval(DEL_IF_OWNER, 1, this.keys.sessions(bare), jid.resource, id);
+      const change: DirChange = { o: this.nodeId, k: 'del', j: full, n: id };
+      await this.cmd.xadd(this.keys.dir, 'MAXLEN', '~', this.config.inboxMaxLen, '*', 'm', JSON.stringify(change));
+      const r = this.replica.get(full);
+      if (r && r.node === id) this.dropEntry(full);
+      if (entry.a === 1) {
+        try {
+          await this.host.sessionLost(full, now);
+        } catch (err) {
+          this.logger.error({ err, jid: full }, 'cluster: announcing a lost session failed');
+        }
+      }
+    }
+    await this.cmd.del(this.keys.nodeSessions(id));
+    for (const key of await this.cmd.smembers(this.keys.nodeHandoverKeys(id))) {
+      await this.cmd.eval(DEL_KEY_IF_OWNER, 1, this.keys.handoverKey(key), id);
+    }
+    await this.cmd.del(this.keys.nodeHandoverKeys(id));
+    if (!own) {
+      await this.cmd.srem(this.keys.nodes, id);
+      this.known.delete(id);
+      this.logger.warn({ node: id, sessions: fulls.length }, 'cluster: reaped a dead node');
+    }
+  }
+
+  // ================================================================== SessionHandover
+
+  /** {@inheritDoc SessionHandover.publish} */
+  publish(key: string, session: Session): void {
+    const s = session as SessionImpl;
+    this.handoverKeys.set(key, s);
+    let keys = this.keysOf.get(s);
+    if (!keys) this.keysOf.set(s, (keys = new Set()));
+    keys.add(key);
+    const value = JSON.stringify({ n: this.nodeId, j: s.jid.toString() });
+    void Promise.all([this.cmd.set(this.keys.handoverKey(key), value), this.cmd.sadd(this.keys.nodeHandoverKeys(this.nodeId), key)]).catch(
+      (err: unknown) => this.logger.warn({ err }, 'cluster: publishing a hand-over key failed'),
+    );
+  }
+
+  /** {@inheritDoc SessionHandover.withdraw} */
+  withdraw(key: string): void {
+    const s = this.handoverKeys.get(key);
+    this.handoverKeys.delete(key);
+    if (s) this.keysOf.get(s)?.delete(key);
+    void Promise.all([
+      this.cmd.eval(DEL_KEY_IF_OWNER, 1, this.keys.handoverKey(key), this.nodeId),
+      this.cmd.srem(this.keys.nodeHandoverKeys(this.nodeId), key),
+    ]).catch((err: unknown) => this.logger.warn({ err }, 'cluster: withdrawing a hand-over key failed'));
+  }
+
+  /** {@inheritDoc SessionHandover.lookup} */
+  lookup(key: string): Session | undefined {
+    const s = this.handoverKeys.get(key);
+    if (s && s.state === 'ended') {
+      this.handoverKeys.delete(key);
+      return undefined;
+    }
+    return s;
+  }
+
+  /** {@inheritDoc SessionHandover.claim} */
+  async claim(key: string, bare?: string): Promise<Session | undefined> {
+    const local = this.lookup(key);
+    if (local) return bare === undefined || local.jid.bare().toString() === bare ? local : undefined;
+    const raw = await this.cmd.get(this.keys.handoverKey(key));
+    if (!raw) return undefined;
+    let owner: { n: string; j: string };
+    try {
+      owner = JSON.parse(raw) as { n: string; j: string };
+    } catch {
+      return undefined;
+    }
+    if (bare !== undefined && tryParseJid(owner.j)?.bare().toString() !== bare) return undefined;
+    if (owner.n === this.nodeId || !this.alive.has(owner.n)) return undefined; // stale, or its node is dead
+    const r = randomBytes(9).toString('base64url');
+    return new Promise<SessionImpl | undefined>((resolve) => {
+      const pending: PendingRequest = {
+        settled: false,
+        resolve,
+        onReply: async (msg) => {
+          if (!msg.ok || !msg.s) return undefined;
+          const session = await this.host.registry.adopt(msg.s);
+          for (const k of msg.keys ?? []) {
+            this.handoverKeys.set(k, session);
+            let keys = this.keysOf.get(session);
+            if (!keys) this.keysOf.set(session, (keys = new Set()));
+            keys.add(k);
+          }
+          // Whatever happens to the fence, held stanzas are released eventually.
+          this.scheduler.setTimeout(() => session.releaseSends(), this.handoverTimeoutMs * 2);
+          return session;
+        },
+        timer: this.scheduler.setTimeout(() => {
+          if (pending.settled) return;
+          pending.settled = true;
+          this.logger.warn({ node: owner.n }, 'cluster: hand-over timed out');
+          resolve(undefined);
+        }, this.handoverTimeoutMs),
+      };
+      this.requests.set(r, pending);
+      this.send(owner.n, { t: 'ho', r, f: this.nodeId, k: key, b: bare ?? '' }).catch((err: unknown) => {
+        this.logger.warn({ err }, 'cluster: hand-over request failed');
+        this.requests.delete(r);
+        pending.timer.cancel();
+        if (!pending.settled) {
+          pending.settled = true;
+          resolve(undefined);
+        }
+      });
+      // A reply that never comes is forgotten after a long grace period.
+      this.scheduler.setTimeout(() => void this.requests.delete(r), this.handoverTimeoutMs * 10);
+    });
+  }
+
+  private get handoverTimeoutMs(): number {
+    return Math.round(this.config.handoverTimeout * 1000);
+  }
+
+  /** Another node claims one of our sessions: depart, reply, move the entry, fence. */
+  private async onHandoverRequest(msg: Extract<InboxMessage, { t: 'ho' }>): Promise<void> {
+    const session = this.handoverKeys.get(msg.k);
+    if (!session || session.state === 'ended' || (msg.b && session.bare !== msg.b)) {
+      return this.send(msg.f, { t: 're', r: msg.r, ok: false });
+    }
+    const keys = [...(this.keysOf.get(session) ?? [])];
+    const encoded = await this.host.registry.depart(session, msg.f);
+    if (!encoded) return this.send(msg.f, { t: 're', r: msg.r, ok: false });
+    for (const k of keys) this.handoverKeys.delete(k);
+    this.dirty.delete(session);
+    const full = session.jid.toString();
+    const entry: DirectoryEntry = { ...this.entryOf(session), n: msg.f };
+    // The reply first (FIFO on this connection): the new owner adopts before anything we forward.
+    await this.send(msg.f, { t: 're', r: msg.r, ok: true, s: encoded, keys });
+    this.applyEntry(full, entry);
+    const change: DirChange = { o: this.nodeId, k: 'set', j: full, e: entry };
+    const ownerValue = JSON.stringify({ n: msg.f, j: full });
+    await Promise.all([
+      this.cmd.hset(this.keys.sessions(session.bare), session.jid.resource, JSON.stringify(entry)),
+      this.cmd.srem(this.keys.nodeSessions(this.nodeId), full),
+      this.cmd.sadd(this.keys.nodeSessions(msg.f), full),
+      this.cmd.xadd(this.keys.dir, 'MAXLEN', '~', this.config.inboxMaxLen, '*', 'm', JSON.stringify(change)),
+      ...keys.flatMap((k) => [
+        this.cmd.set(this.keys.handoverKey(k), ownerValue),
+        this.cmd.srem(this.keys.nodeHandoverKeys(this.nodeId), k),
+        this.cmd.sadd(this.keys.nodeHandoverKeys(msg.f), k),
+      ]),
+    ]);
+    // Fence every live node (the new owner included) before the new owner releases held stanzas.
+    const fenceId = randomBytes(9).toString('base64url');
+    const waiting = new Set([...this.alive].filter((n) => n !== this.nodeId));
+    const fence: PendingFence = {
+      j: full,
+      newOwner: msg.f,
+      waiting,
+      timer: this.scheduler.setTimeout(() => void this.drained(fenceId), this.handoverTimeoutMs),
+    };
+    this.fences.set(fenceId, fence);
+    for (const n of waiting) await this.send(n, { t: 'fence', r: fenceId, f: this.nodeId, j: full, n: msg.f, e: entry });
+    this.logger.debug({ jid: full, to: msg.f }, 'cluster: session handed over');
+  }
+
+  private async drained(fenceId: string): Promise<void> {
+    const f = this.fences.get(fenceId);
+    if (!f) return;
+    this.fences.delete(fenceId);
+    f.timer.cancel();
+    await this.send(f.newOwner, { t: 'drained', j: f.j }).catch((err: unknown) => this.logger.warn({ err }, 'cluster: drained failed'));
+  }
+
+  // ================================================================== SharedState
+
+  async get(key: string): Promise<JsonValue | undefined> {
+    const raw = await this.cmd.get(this.keys.shared(key));
+    return raw === null ? undefined : (JSON.parse(raw) as JsonValue);
+  }
+
+  async set(key: string, value: JsonValue, ttlMs: number): Promise<void> {
+    if (!(ttlMs > 0)) throw new RangeError(`SharedState.set: ttlMs must be > 0 (got ${ttlMs})`);
+    await this.cmd.set(this.keys.shared(key), JSON.stringify(value), 'PX', Math.ceil(ttlMs));
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.cmd.del(this.keys.shared(key));
+  }
+
+  // ================================================================== introspection (tests)
+
+  /** Live nodes as this node sees them. */
+  get liveNodes(): string[] {
+    return [...this.alive].sort();
+  }
+
+  /** Number of remote sessions in the replica. */
+  get replicaSize(): number {
+    return this.replica.size;
+  }
+}
+
+/** Deletes hash field ARGV[1] of KEYS[1] only if its entry's node `n` is ARGV[2]. */
+const DEL_IF_OWNER = `
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v and cjson.decode(v).n == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0`;
+
+/** Deletes string KEYS[1] only if its JSON value's node `n` is ARGV[1]. */
+const DEL_KEY_IF_OWNER = `
+local v = redis.call('GET', KEYS[1])
+if v and cjson.decode(v).n == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;

@@ -1,0 +1,83 @@
+/**
+ * Cluster test harness: a private Redis plus shared storage, and in-process Strand nodes joined
+ * to them (each on its own ephemeral ports), with the four plugins' packages as needed.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { PluginDefinition } from '@strand/core';
+import type { ServerConfig } from '@strand/server';
+import presenceProbe from '@strand/presence-probe';
+import streamManagement from '@strand/stream-management';
+import { startRedis, type RedisInstance } from './redis.js';
+import { startServer, type RunningServer } from './server.js';
+
+/** Plugins every test node loads, and their config sections. */
+export const CLUSTER_PLUGINS: Record<string, PluginDefinition> = {
+  '@strand/stream-management': streamManagement,
+  '@strand/presence-probe': presenceProbe,
+};
+
+/** Backing services of a test cluster. */
+export interface ClusterEnv {
+  redis: RedisInstance;
+  /** The shared storage section every node uses. */
+  storage: ServerConfig['storage'];
+  /** Temp directory (SQLite file, node data). */
+  dir: string;
+  /** Unique Redis key prefix of this cluster. */
+  keyPrefix: string;
+  stop(): Promise<void>;
+}
+
+let clusters = 0;
+
+/**
+ * Starts Redis and prepares shared storage: PostgreSQL when `storage` is given (its URL), else
+ * one SQLite file shared by the in-process nodes.
+ */
+export async function startClusterEnv(storage?: ServerConfig['storage']): Promise<ClusterEnv> {
+  const redis = await startRedis();
+  const dir = mkdtempSync(join(tmpdir(), 'strand-cluster-'));
+  return {
+    redis,
+    storage: storage ?? { kind: 'sqlite', path: join(dir, 'shared.db') },
+    dir,
+    keyPrefix: `test${++clusters}`,
+    async stop() {
+      await redis.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Options of one test node. */
+export interface NodeOptions {
+  /** `cluster.heartbeatTtl`, seconds (default 2: tests of node death stay short). */
+  heartbeatTtl?: number;
+  /** `cluster.handoverTimeout`, seconds (default 3). */
+  handoverTimeout?: number;
+  /** Plugin config sections (default: SM with a 60 s window, presence-probe defaults). */
+  plugins?: Record<string, unknown>;
+  overrides?: Partial<ServerConfig>;
+}
+
+/** Starts an in-process node `nodeId` of the cluster. */
+export function startNode(env: ClusterEnv, nodeId: string, options: NodeOptions = {}): Promise<RunningServer> {
+  return startServer(
+    {
+      storage: env.storage,
+      cluster: {
+        redis: env.redis.url,
+        nodeId,
+        heartbeatTtl: options.heartbeatTtl ?? 2,
+        handoverTimeout: options.handoverTimeout ?? 3,
+        keyPrefix: env.keyPrefix,
+        inboxMaxLen: 100_000,
+      },
+      plugins: options.plugins ?? { '@strand/stream-management': { resumeTimeout: 60 }, '@strand/presence-probe': {} },
+      ...options.overrides,
+    },
+    { plugins: CLUSTER_PLUGINS },
+  );
+}
