@@ -3,9 +3,12 @@
 /** The open {@link SqliteDatabase} the SQLite stores share (bind with `toConstantValue`). */
 export const SqliteDatabaseToken = Symbol.for('@strand/server/SqliteDatabase');
 
+/** The open {@link PostgresDatabase} the PostgreSQL stores share (bind with `toConstantValue`). */
+export const PostgresDatabaseToken = Symbol.for('@strand/server/PostgresDatabase');
+
 /**
  * Offline storage quota in messages per user (config `limits.offlinePerUser`). Optional:
- * {@link SqliteOfflineStoreImpl} defaults to {@link DEFAULT_OFFLINE_PER_USER}.
+ * {@link SqliteOfflineStoreImpl} and {@link PostgresOfflineStoreImpl} default to {@link DEFAULT_OFFLINE_PER_USER}.
  */
 export const OfflineQuota = Symbol.for('@strand/server/OfflineQuota');
 
