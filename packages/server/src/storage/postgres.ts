@@ -3,6 +3,7 @@ import pg from 'pg';
 import { assertIncreasingVersions } from './migrations.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { SchemaTooNewError } from './sqlite.js';
+import { DEFAULT_POOL_SIZE, MAX_POOL_SIZE } from './tokens.js';
 
 /** One PostgreSQL schema step. `up` is SQL (may hold several statements) or a function on the transaction's client. */
 export interface PostgresMigration {
@@ -10,11 +11,6 @@ export interface PostgresMigration {
   version: number;
   up: string | ((client: pg.PoolClient) => Promise<void>);
 }
-
-/** Default pool size (connections per node), config `storage.poolSize`. */
-export const DEFAULT_POOL_SIZE = 10;
-/** Largest accepted pool size (connections per node); PostgreSQL's own default `max_connections` is 100. */
-export const MAX_POOL_SIZE = 100;
 
 /**
  * Key of the transaction-level advisory lock (`pg_advisory_xact_lock(bigint)`) that serialises

@@ -14,3 +14,8 @@ export const OfflineQuota = Symbol.for('@strand/server/OfflineQuota');
 
 /** Default per-user offline quota, as in core's `MemoryOfflineStoreImpl`. */
 export const DEFAULT_OFFLINE_PER_USER = 1000;
+
+/** Default PostgreSQL pool size (connections per node), config `storage.poolSize`. */
+export const DEFAULT_POOL_SIZE = 10;
+/** Largest accepted PostgreSQL pool size (connections per node); PostgreSQL's default `max_connections` is 100. */
+export const MAX_POOL_SIZE = 100;
