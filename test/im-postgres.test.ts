@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { ServerInfo } from '@strand/core';
 import { Proc } from './helpers/process.js';
-import { startPostgres, type Postgres } from './helpers/postgres.js';
+import { usePostgres } from './helpers/postgres.js';
 import { startServer, type RunningServer } from './helpers/server.js';
 import { startClient, xml, type TestXmpp } from './helpers/xmpp.js';
 
@@ -21,7 +21,7 @@ const CLI = join(ROOT, 'packages', 'server', 'dist', 'cli.js');
 const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
 
 describe('IM on PostgreSQL storage', () => {
-  let postgres: Postgres | undefined;
+  const postgres = usePostgres();
   let dir: string | undefined;
   let srv: RunningServer | undefined;
   const clients: TestXmpp[] = [];
@@ -31,7 +31,6 @@ describe('IM on PostgreSQL storage', () => {
     // The CLI runs from dist: never run stale output (incremental, a no-op when up to date).
     execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-b'], { cwd: ROOT, stdio: 'pipe' });
     dir = mkdtempSync(join(tmpdir(), 'strand-im-pg-'));
-    postgres = await startPostgres();
   }, 120_000);
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.stop()));
@@ -40,7 +39,6 @@ describe('IM on PostgreSQL storage', () => {
     srv = undefined;
   });
   afterAll(async () => {
-    await postgres?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -51,7 +49,7 @@ describe('IM on PostgreSQL storage', () => {
   }
 
   it('keeps accounts (config and CLI) and offline messages across a restart', async () => {
-    const url = await postgres!.createDatabase();
+    const url = await postgres().createDatabase();
     const storage = { kind: 'postgres' as const, url, poolSize: 4 };
 
     // `strand adduser` on a postgres configuration creates the schema and the account.

@@ -9,6 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from '@jest/globals';
 import pg from 'pg';
 import { freePort } from './ports.js';
 import { Proc } from './process.js';
@@ -83,12 +84,7 @@ export async function startPostgres(): Promise<Postgres> {
     let stopped: Promise<void> | undefined;
     const stop = () =>
       (stopped ??= (async () => {
-        proc.signal('SIGINT');
-        try {
-          await proc.waitExit(5000);
-        } catch {
-          await proc.kill();
-        }
+        await proc.terminate('SIGINT', 5000); // SIGINT: PostgreSQL's fast shutdown
         rmSync(dir, { recursive: true, force: true });
       })());
     try {
@@ -136,4 +132,22 @@ export async function startPostgres(): Promise<Postgres> {
       stop,
     };
   }
+}
+
+/**
+ * One PostgreSQL for the calling test file: started in `beforeAll`, stopped by PID in `afterAll`
+ * (also when tests failed). Call at the top level of the file; the getter throws if the start failed.
+ */
+export function usePostgres(): () => Postgres {
+  let server: Postgres | undefined;
+  beforeAll(async () => {
+    server = await startPostgres();
+  }, 60_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return () => {
+    if (!server) throw new Error('PostgreSQL did not start (see beforeAll)');
+    return server;
+  };
 }

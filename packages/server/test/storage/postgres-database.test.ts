@@ -3,7 +3,7 @@
  * nodes migrating at once, a newer schema refused, a failing step rolled back), against a private
  * PostgreSQL 15 with a fresh database per test.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import {
   DEFAULT_POOL_SIZE,
@@ -14,15 +14,9 @@ import {
   type PostgresMigration,
 } from '../../src/storage/index.js';
 import { freePort } from '../../../../test/helpers/ports.js';
-import { startPostgres, type Postgres } from '../../../../test/helpers/postgres.js';
+import { usePostgres } from '../../../../test/helpers/postgres.js';
 
-let server: Postgres | undefined;
-beforeAll(async () => {
-  server = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await server?.stop();
-});
+const server = usePostgres();
 
 let url: string;
 const open: PostgresDatabase[] = [];
@@ -42,11 +36,11 @@ const schemaRows = async (db: PostgresDatabase) =>
   (await db.query<{ version: number }>('SELECT version FROM strand_schema ORDER BY version')).rows.map((r) => r.version);
 
 beforeEach(async () => {
-  url = await server!.createDatabase();
+  url = await server().createDatabase();
 });
 afterEach(async () => {
   await Promise.all(open.splice(0).map((db) => db.close()));
-  await server!.dropDatabase(url);
+  await server().dropDatabase(url);
 });
 
 describe('PostgresDatabase', () => {
@@ -105,8 +99,8 @@ describe('PostgresDatabase', () => {
     expect(await schemaRows(nodes[0]!)).toEqual([1, 2]);
 
     // And with the real schema: two pools at once on a fresh database.
-    await server!.dropDatabase(url);
-    url = await server!.createDatabase();
+    await server().dropDatabase(url);
+    url = await server().createDatabase();
     const [a, b] = await Promise.all([openDb(), openDb()]);
     expect(await a!.version()).toBe(POSTGRES_MIGRATIONS.at(-1)!.version);
     expect(await schemaRows(b!)).toEqual(POSTGRES_MIGRATIONS.map((m) => m.version));

@@ -2,13 +2,11 @@
  * The PostgreSQL adapters against the shared conformance suite (a real PostgreSQL 15 from Debian,
  * one server for this file, a fresh database per test), plus behaviour beyond the contract: the
  * offline quota under concurrent stores from two pools (two nodes), concurrent roster changes,
- * and resolution from a container.
+ * the SQL adapters' shared behaviour, and 64-bit times.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { Container } from 'inversify';
-import { OfflineStore, RosterStore, xml } from '@strand/core';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { xml, type OfflineStore } from '@strand/core';
 import {
-  OfflineQuota,
   PostgresAccountStoreImpl,
   PostgresDatabase,
   PostgresDatabaseToken,
@@ -16,7 +14,7 @@ import {
   PostgresPresenceStoreImpl,
   PostgresRosterStoreImpl,
 } from '../../src/storage/index.js';
-import { startPostgres, type Postgres } from '../../../../test/helpers/postgres.js';
+import { usePostgres } from '../../../../test/helpers/postgres.js';
 import {
   accountStoreConformance,
   offlineStoreConformance,
@@ -25,21 +23,16 @@ import {
   type OfflineOptions,
   type StoreFactory,
 } from './store-conformance.js';
+import { sqlStoreBehaviour } from './sql-store-behaviour.js';
 
-let server: Postgres | undefined;
-beforeAll(async () => {
-  server = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await server?.stop();
-});
+const server = usePostgres();
 
 /** Opens each store on a fresh database; `reopen` closes the pool and opens a new one on it. */
 function postgres<S, O = undefined>(make: (db: PostgresDatabase, options?: O) => S): StoreFactory<S, O> {
   return {
     persistent: true,
     open: async (options) => {
-      const url = await server!.createDatabase();
+      const url = await server().createDatabase();
       let db = await PostgresDatabase.open(url, { poolSize: 4 });
       return {
         store: make(db, options),
@@ -50,7 +43,7 @@ function postgres<S, O = undefined>(make: (db: PostgresDatabase, options?: O) =>
         },
         close: async () => {
           await db.close();
-          await server!.dropDatabase(url);
+          await server().dropDatabase(url);
         },
       };
     },
@@ -65,7 +58,18 @@ offlineStoreConformance(
   postgres<OfflineStore, OfflineOptions>((db, o) => new PostgresOfflineStoreImpl(db, o?.maxPerUser)),
 );
 
-describe('PostgreSQL stores: beyond the shared contract', () => {
+sqlStoreBehaviour('PostgreSQL', {
+  open: async () => PostgresDatabase.open(await server().createDatabase(), { poolSize: 2 }),
+  close: async (db) => {
+    await db.close();
+    await server().dropDatabase(db.url);
+  },
+  token: PostgresDatabaseToken,
+  roster: PostgresRosterStoreImpl,
+  offline: PostgresOfflineStoreImpl,
+});
+
+describe('PostgreSQL stores: under concurrency, and times', () => {
   let url: string;
   const dbs: PostgresDatabase[] = [];
   /**
@@ -79,11 +83,11 @@ describe('PostgreSQL stores: beyond the shared contract', () => {
     return db;
   };
   beforeEach(async () => {
-    url = await server!.createDatabase();
+    url = await server().createDatabase();
   });
   afterEach(async () => {
     await Promise.all(dbs.splice(0).map((d) => d.close()));
-    await server!.dropDatabase(url);
+    await server().dropDatabase(url);
   });
 
   it('never exceeds the offline quota under concurrent stores from two nodes', async () => {
@@ -116,34 +120,6 @@ describe('PostgreSQL stores: beyond the shared contract', () => {
     expect(roster.items).toHaveLength(20);
     const removals = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? b : a).removeItem(U, `c${i}@x`)));
     expect(removals.map(Number).sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i + 21));
-  });
-
-  it('keeps the roster version counter across clear (a re-created account never re-issues a version)', async () => {
-    const roster = new PostgresRosterStoreImpl(await node());
-    const item = { jid: 'bob@x', subscription: 'none', ask: false, pendingIn: false, approved: false, groups: [], visible: true } as const;
-    await roster.setItem('alice@x', { ...item, groups: [] });
-    await roster.setItem('alice@x', { ...item, groups: [] });
-    await roster.clear('alice@x');
-    expect(await roster.get('alice@x')).toEqual({ version: '2', items: [] });
-    expect(await roster.setItem('alice@x', { ...item, groups: [] })).toBe('3');
-  });
-
-  it('resolves from a container with the database and quota tokens (default quota 1000)', async () => {
-    const db = await node();
-    const c = new Container();
-    c.bind(PostgresDatabaseToken).toConstantValue(db);
-    c.bind(OfflineQuota).toConstantValue(1);
-    c.bind(OfflineStore).to(PostgresOfflineStoreImpl).inSingletonScope();
-    c.bind(RosterStore).to(PostgresRosterStoreImpl).inSingletonScope();
-    const offline = c.get<OfflineStore>(OfflineStore);
-    expect(await offline.store('a@x', xml('message'), 1)).toBe('stored');
-    expect(await offline.store('a@x', xml('message'), 2)).toBe('quota-exceeded');
-    expect((await c.get<RosterStore>(RosterStore).get('a@x')).version).toBe('0');
-
-    const d = new Container();
-    d.bind(PostgresDatabaseToken).toConstantValue(db);
-    d.bind(PostgresOfflineStoreImpl).toSelf();
-    expect(d.get(PostgresOfflineStoreImpl).maxPerUser).toBe(1000);
   });
 
   it('keeps epoch-ms times beyond 32 bits exactly', async () => {
