@@ -1,6 +1,7 @@
 /**
  * A server on PostgreSQL storage (`storage: { kind: postgres, url }`) over real sockets: accounts
- * from the config and from `strand adduser` (the CLI, built first) live in the database, and a
+ * from the config and from `strand adduser` (the CLI, built first; `check-config` accepts the
+ * section) live in the database, and a
  * message to an offline user survives a server restart and is delivered once, with its XEP-0203
  * delay stamp. A private PostgreSQL 15 is started for this file and stopped by PID.
  */
@@ -55,6 +56,11 @@ describe('IM on PostgreSQL storage', () => {
     // `strand adduser` on a postgres configuration creates the schema and the account.
     const config = join(dir!, 'strand.yaml');
     writeFileSync(config, [`domain: localhost`, `storage: { kind: postgres, url: ${JSON.stringify(url)}, poolSize: 2 }`, ''].join('\n'));
+    // check-config validates the section without connecting.
+    const check = Proc.spawn(process.execPath, [CLI, 'check-config', config], { cwd: ROOT });
+    procs.push(check);
+    expect((await check.waitExit(30_000)).code).toBe(0);
+    expect(check.stdout).toBe(`${config}: OK (0 plugins)\n`);
     const adduser = Proc.spawn(process.execPath, [CLI, 'adduser', 'dave', '--password', 'davepw', '--config', config], { cwd: ROOT });
     procs.push(adduser);
     const exit = await adduser.waitExit(30_000);

@@ -81,10 +81,14 @@ export async function startPostgres(): Promise<Postgres> {
       ],
       { env, cwd: dir, ...user },
     );
+    // Should the test process exit without stop() (a crashed worker), the server goes with it.
+    const killOnExit = () => proc.signal('SIGKILL');
+    process.once('exit', killOnExit);
     let stopped: Promise<void> | undefined;
     const stop = () =>
       (stopped ??= (async () => {
         await proc.terminate('SIGINT', 5000); // SIGINT: PostgreSQL's fast shutdown
+        process.off('exit', killOnExit);
         rmSync(dir, { recursive: true, force: true });
       })());
     try {
@@ -97,6 +101,7 @@ export async function startPostgres(): Promise<Postgres> {
       const portTaken = /could not bind|Address already in use/.test(proc.stderr);
       if (portTaken && attempt < 3) {
         await proc.kill();
+        process.off('exit', killOnExit);
         continue;
       }
       await stop();
