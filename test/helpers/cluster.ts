@@ -1,6 +1,6 @@
 /**
- * Cluster test harness: a private Redis plus shared storage, and in-process Strand nodes joined
- * to them (each on its own ephemeral ports), with the four plugins' packages as needed.
+ * Cluster test harness: a private Redis and a private PostgreSQL (Debian packages, loopback, stopped
+ * by PID), and in-process Strand nodes joined to them, each on its own ephemeral ports.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import type { PluginDefinition } from '@strand/core';
 import type { ServerConfig } from '@strand/server';
 import presenceProbe from '@strand/presence-probe';
 import streamManagement from '@strand/stream-management';
+import { startPostgres, type Postgres } from './postgres.js';
 import { startRedis, type RedisInstance } from './redis.js';
 import { startServer, type RunningServer } from './server.js';
 
@@ -21,9 +22,10 @@ export const CLUSTER_PLUGINS: Record<string, PluginDefinition> = {
 /** Backing services of a test cluster. */
 export interface ClusterEnv {
   redis: RedisInstance;
+  postgres: Postgres;
   /** The shared storage section every node uses. */
   storage: ServerConfig['storage'];
-  /** Temp directory (SQLite file, node data). */
+  /** Temp directory (node configuration files). */
   dir: string;
   /** Unique Redis key prefix of this cluster. */
   keyPrefix: string;
@@ -32,20 +34,19 @@ export interface ClusterEnv {
 
 let clusters = 0;
 
-/**
- * Starts Redis and prepares shared storage: PostgreSQL when `storage` is given (its URL), else
- * one SQLite file shared by the in-process nodes.
- */
-export async function startClusterEnv(storage?: ServerConfig['storage']): Promise<ClusterEnv> {
-  const redis = await startRedis();
+/** Starts Redis and PostgreSQL (a fresh database) for one test cluster. */
+export async function startClusterEnv(): Promise<ClusterEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'strand-cluster-'));
+  const [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
+  const url = await postgres.createDatabase();
   return {
     redis,
-    storage: storage ?? { kind: 'sqlite', path: join(dir, 'shared.db') },
+    postgres,
+    storage: { kind: 'postgres', url, poolSize: 4 },
     dir,
     keyPrefix: `test${++clusters}`,
     async stop() {
-      await redis.stop();
+      await Promise.all([redis.stop(), postgres.stop()]);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -115,6 +115,19 @@ export class Proc {
     }
   }
 
+  /**
+   * Sends `signal` by PID (a daemon's graceful shutdown), waits up to `graceMs` for the exit, then
+   * SIGKILLs it; resolves once it has exited.
+   */
+  async terminate(signal: NodeJS.Signals, graceMs: number): Promise<void> {
+    this.signal(signal);
+    try {
+      await this.waitExit(graceMs);
+    } catch {
+      await this.kill();
+    }
+  }
+
   /** SIGKILLs the child by PID if it still runs, and waits for its exit. */
   async kill(): Promise<void> {
     if (this.exit || this.child.pid === undefined) return;

@@ -88,12 +88,7 @@ export async function startProsody(options: ProsodyOptions = {}): Promise<Prosod
     }
   };
   const stop = async () => {
-    proc.signal('SIGTERM');
-    try {
-      await proc.waitExit(5000);
-    } catch {
-      await proc.kill();
-    }
+    await proc.terminate('SIGTERM', 5000);
     rmSync(dir, { recursive: true, force: true });
   };
   try {

@@ -43,7 +43,8 @@ async function main(argv: string[]): Promise<number> {
       const file = arg ?? values.config;
       if (!file) throw new Error('check-config needs a FILE');
       const config = (await loadConfig(file));
-      // Plugin sections are validated by each plugin's own schema while assembling.
+      // Plugin sections are validated by each plugin's own schema while assembling. The storage
+      // section is only validated: no database is opened or migrated.
       const server = await StrandServer.create({ ...config, storage: { kind: 'memory' }, log: oneShotLog(config.log) });
       void server;
       process.stdout.write(`${file}: OK (${Object.keys(config.plugins).length} plugins)\n`);
@@ -56,9 +57,13 @@ async function main(argv: string[]): Promise<number> {
       if (jid.domain !== config.domain) throw new Error(`${arg} is not on ${config.domain}`);
       const password = values.password ?? (await readPassword());
       if (!password) throw new Error('empty password');
+      // Opens the configured storage (SQLite file or PostgreSQL database, migrated if needed).
       const server = await StrandServer.create({ ...config, plugins: {}, overrides: [], log: oneShotLog(config.log) });
-      await server.container.get<Authenticator>(Authenticator).createAccount(jid.local, password);
-      await server.stop();
+      try {
+        await server.container.get<Authenticator>(Authenticator).createAccount(jid.local, password);
+      } finally {
+        await server.stop(); // closes the storage (a PostgreSQL pool would keep the process alive)
+      }
       process.stdout.write(`created ${jid.bare().toString()}\n`);
       return 0;
     }
@@ -87,7 +92,12 @@ async function readPassword(): Promise<string> {
 async function start(file: string): Promise<number> {
   const config = (await loadConfig(file));
   const server = await StrandServer.create(config);
-  await server.start();
+  try {
+    await server.start();
+  } catch (e) {
+    await server.stop(); // closes listeners already open and the storage
+    throw e;
+  }
   let signalled = false;
   const shutdown = (signal: string) => {
     if (signalled) return;

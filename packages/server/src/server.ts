@@ -60,6 +60,12 @@ import { XmlStreamImpl } from './stream/xml-stream.js';
 import { WebSocketEndpoint, WebSocketXmlStream, type XmppWebSocket } from './websocket/index.js';
 import { loadTlsMaterial, secureContextOf } from './tls.js';
 import {
+  PostgresAccountStoreImpl,
+  PostgresDatabase,
+  PostgresDatabaseToken,
+  PostgresOfflineStoreImpl,
+  PostgresPresenceStoreImpl,
+  PostgresRosterStoreImpl,
   SqliteAccountStoreImpl,
   SqliteDatabase,
   SqliteDatabaseToken,
@@ -99,7 +105,8 @@ export interface ServerConfig {
     saslFailuresPerMinute?: number;
   };
   auth: { scramIterations: number; allowPlaintextOnLoopback: boolean; requireEncryption: boolean };
-  storage: { kind: 'memory' } | { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+  /** `postgres.poolSize`: connections of this node's pool (default 10, 1..100). */
+  storage: { kind: 'memory' } | { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; poolSize?: number };
   /** Cluster node settings (absent: a single node). See the config schema's `cluster`. */
   cluster?: ClusterConfig;
   accounts: { username: string; password: string }[];
@@ -143,7 +150,7 @@ export class StrandServer {
   private tlsContext: SecureContext | undefined;
   private tlsMaterial: { cert: string; key: string } | undefined;
   private watchdog: { cancel(): void } | undefined;
-  private db: SqliteDatabase | undefined;
+  private db: SqliteDatabase | PostgresDatabase | undefined;
   private stopping: Promise<void> | undefined;
   private connectionSeq = 0;
   private readonly readTimeoutFired = new WeakMap<XmlStreamImpl | WebSocketXmlStream, number>();
@@ -168,7 +175,12 @@ export class StrandServer {
     // Every line of a cluster node names the node.
     const logger = config.cluster ? base.child({ node: config.cluster.nodeId }) : base;
     const server = new StrandServer(config, logger, options);
-    await server.assemble();
+    try {
+      await server.assemble();
+    } catch (e) {
+      await server.db?.close(); // a PostgreSQL pool would keep the process alive
+      throw e;
+    }
     return server;
   }
 
@@ -195,7 +207,7 @@ export class StrandServer {
     container.bind(MaxResourcesPerAccount).toConstantValue(config.limits.maxResourcesPerAccount);
     container.bind(AuthenticatorImpl).toSelf().inSingletonScope();
     container.bind(Authenticator).toService(AuthenticatorImpl);
-    this.bindStorage();
+    await this.bindStorage();
     container.bind<AccountExists>(AccountExists).toDynamicValue((c) => {
       const accounts = c.get<AccountStore>(AccountStore);
       return async (username: string) => (await accounts.get(username)) !== undefined;
@@ -238,33 +250,46 @@ export class StrandServer {
     container.bind(SharedState).toService(MemorySharedStateImpl);
   }
 
-  private bindStorage(): void {
+  /** Opens the database (SQLite file, or PostgreSQL pool with migrations) and binds the stores. */
+  private async bindStorage(): Promise<void> {
     const { config, container } = this;
+    // token, then the implementation per storage kind: memory, sqlite, postgres
     const stores = [
-      [AccountStore, MemoryAccountStoreImpl, SqliteAccountStoreImpl],
-      [RosterStore, MemoryRosterStoreImpl, SqliteRosterStoreImpl],
-      [PresenceStore, MemoryPresenceStoreImpl, SqlitePresenceStoreImpl],
-      [OfflineStore, MemoryOfflineStoreImpl, SqliteOfflineStoreImpl],
+      [AccountStore, MemoryAccountStoreImpl, SqliteAccountStoreImpl, PostgresAccountStoreImpl],
+      [RosterStore, MemoryRosterStoreImpl, SqliteRosterStoreImpl, PostgresRosterStoreImpl],
+      [PresenceStore, MemoryPresenceStoreImpl, SqlitePresenceStoreImpl, PostgresPresenceStoreImpl],
+      [OfflineStore, MemoryOfflineStoreImpl, SqliteOfflineStoreImpl, PostgresOfflineStoreImpl],
     ] as const;
+    const column = { memory: 1, sqlite: 2, postgres: 3 } as const;
+    const bindStores = (kind: keyof typeof column) => {
+      for (const row of stores) {
+        const impl = row[column[kind]];
+        container.bind(impl as never).toSelf().inSingletonScope();
+        container.bind(row[0]).toService(impl as never);
+      }
+    };
     container.bind(OfflineQuota).toConstantValue(config.limits.offlinePerUser);
     if (config.storage.kind === 'sqlite') {
       this.db = new SqliteDatabase(resolve(config.storage.path));
       container.bind(SqliteDatabaseToken).toConstantValue(this.db);
-      for (const [token, , impl] of stores) {
-        container.bind(impl as never).toSelf().inSingletonScope();
-        container.bind(token).toService(impl as never);
-      }
+      bindStores('sqlite');
+    } else if (config.storage.kind === 'postgres') {
+      const logger = this.logger;
+      const db = (this.db = await PostgresDatabase.open(config.storage.url, {
+        ...(config.storage.poolSize !== undefined ? { poolSize: config.storage.poolSize } : {}),
+        onIdleError: (err) => logger.warn({ err }, 'PostgreSQL connection lost (idle in the pool)'),
+      }));
+      container.bind(PostgresDatabaseToken).toConstantValue(db);
+      this.logger.info({ database: db.url, schemaVersion: await db.version() }, 'PostgreSQL storage open');
+      bindStores('postgres');
     } else if (config.storage.kind === 'memory') {
-      for (const [token, impl] of stores) {
-        container.bind(impl as never).toSelf().inSingletonScope();
-        container.bind(token).toService(impl as never);
-      }
+      bindStores('memory');
       container.onActivation(MemoryOfflineStoreImpl, (_ctx, store) => {
         store.maxPerUser = config.limits.offlinePerUser;
         return store;
       });
     } else {
-      throw new Error(`storage kind ${config.storage.kind} is not available in this build`);
+      throw new Error(`storage kind ${(config.storage as { kind: string }).kind} is not available in this build`);
     }
   }
 
@@ -594,7 +619,7 @@ export class StrandServer {
     const registry = this.container.get(SessionRegistryImpl);
     await Promise.all([...registry.all()].map((s) => registry.end(s, 'shutdown')));
     await this.cluster?.stop();
-    this.db?.close();
+    await this.db?.close();
     this.logger.info('Strand stopped');
   }
 }

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { addressMatcher, DEFAULT_EXEMPT_ADDRESSES } from '@strand/core';
+import { DEFAULT_POOL_SIZE, MAX_POOL_SIZE } from '../storage/tokens.js';
 
 /** A listening port: `0` = ephemeral, `null` or `false` = disabled (normalised to `null`). */
 const port = (defaultPort: number) =>
@@ -125,7 +126,10 @@ export const StorageSchema = z.discriminatedUnion('kind', [
   z
     .object({
       kind: z.literal('postgres'),
+      /** `postgres://user:password@host:port/database` (libpq-style query options allowed). */
       url: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// or postgresql:// URL'),
+      /** Maximum connections of this node's pool, 1 to 100. */
+      poolSize: z.int().min(1).max(MAX_POOL_SIZE).default(DEFAULT_POOL_SIZE),
     })
     .strict(),
 ]);

@@ -2,6 +2,19 @@
 import type { Migration } from './sqlite.js';
 
 /**
+ * Checks a migration list (SQLite or PostgreSQL): versions are positive integers, strictly
+ * increasing.
+ * @throws Error naming the first offending index
+ */
+export function assertIncreasingVersions(migrations: readonly { version: number }[]): void {
+  migrations.forEach((m, i) => {
+    if (!Number.isInteger(m.version) || m.version < 1 || (i > 0 && m.version <= migrations[i - 1]!.version)) {
+      throw new Error(`migration versions must be positive integers in increasing order (at index ${i})`);
+    }
+  });
+}
+
+/**
  * The schema of the SQLite store adapters. Times are epoch milliseconds; stanzas are serialised
  * XML; booleans are 0/1; roster groups are a JSON array.
  */

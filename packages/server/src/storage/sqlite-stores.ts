@@ -3,9 +3,8 @@
  * implementations (`memory.ts`), checked by the shared conformance tests, except where noted.
  */
 import { inject, injectable, optional } from 'inversify';
-import { parse } from 'ltx';
 import {
-  Element,
+  type Element,
   bareOf,
   parseJid,
   type AccountRecord,
@@ -18,17 +17,19 @@ import {
   type Roster,
   type RosterItem,
   type RosterStore,
-  type Subscription,
 } from '@strand/core';
+import {
+  offlineMessageOf,
+  resourcePresenceOf,
+  restartUnavailable,
+  rosterItemOf,
+  rosterNullables,
+  type OfflineRow,
+  type PresenceRow,
+  type RosterRow,
+} from './rows.js';
 import type { SqliteDatabase } from './sqlite.js';
 import { DEFAULT_OFFLINE_PER_USER, OfflineQuota, SqliteDatabaseToken } from './tokens.js';
-
-/**
- * Parses a stanza serialised with `Element.toString()`. `Element` is passed explicitly: the ESM
- * entry of `ltx` (src/) has its own `Element` class, distinct from the CommonJS `ltx/lib/Element.js`
- * that `@xmpp/xml` (and so core) uses, and `instanceof Element` must hold for stored stanzas.
- */
-const parseStanza = (xml: string): Element => parse(xml, { Element });
 
 /** Account store in the `accounts` table; credentials as JSON. */
 @injectable()
@@ -69,30 +70,6 @@ export class SqliteAccountStoreImpl implements AccountStore {
   }
 }
 
-interface RosterRow {
-  jid: string;
-  name: string | null;
-  subscription: Subscription;
-  ask: number;
-  pending_in: number;
-  approved: number;
-  groups: string;
-  visible: number;
-  pending_in_stanza: string | null;
-}
-
-const toItem = (r: RosterRow): RosterItem => ({
-  jid: r.jid,
-  ...(r.name !== null ? { name: r.name } : {}),
-  subscription: r.subscription,
-  ask: r.ask === 1,
-  pendingIn: r.pending_in === 1,
-  approved: r.approved === 1,
-  groups: JSON.parse(r.groups),
-  visible: r.visible === 1,
-  ...(r.pending_in_stanza !== null ? { pendingInStanza: r.pending_in_stanza } : {}),
-});
-
 /**
  * Roster store. The version is a per-user counter rendered as a decimal string ("0" for an empty,
  * never-changed roster), bumped by every `setItem` and every `removeItem` that removed something
@@ -130,13 +107,13 @@ export class SqliteRosterStoreImpl implements RosterStore {
 
   async get(user: string): Promise<Roster> {
     return this.db
-      .transaction(() => ({ version: this.currentVersion(user), items: this.q.items.all(user).map(toItem) }))
+      .transaction(() => ({ version: this.currentVersion(user), items: this.q.items.all(user).map(rosterItemOf) }))
       .deferred();
   }
 
   async getItem(user: string, contact: string): Promise<RosterItem | undefined> {
     const row = this.q.item.get(user, contact);
-    return row && toItem(row);
+    return row && rosterItemOf(row);
   }
 
   async setItem(user: string, item: RosterItem): Promise<string> {
@@ -145,14 +122,13 @@ export class SqliteRosterStoreImpl implements RosterStore {
         this.q.upsert.run({
           user,
           jid: item.jid,
-          name: item.name ?? null,
+          ...rosterNullables(item),
           subscription: item.subscription,
           ask: item.ask ? 1 : 0,
           pendingIn: item.pendingIn ? 1 : 0,
           approved: item.approved ? 1 : 0,
           groups: JSON.stringify(item.groups),
           visible: item.visible ? 1 : 0,
-          pendingInStanza: item.pendingInStanza ?? null,
         });
         return String(this.q.bump.get(user));
       })
@@ -174,15 +150,6 @@ export class SqliteRosterStoreImpl implements RosterStore {
   private currentVersion(user: string): string {
     return String(this.q.version.get(user) ?? 0);
   }
-}
-
-interface PresenceRow {
-  bare: string;
-  resource: string;
-  current: string | null;
-  current_at: number | null;
-  last_unavailable: string | null;
-  last_unavailable_at: number | null;
 }
 
 /**
@@ -224,13 +191,7 @@ export class SqlitePresenceStoreImpl implements PresenceStore {
   }
 
   async get(bareJid: string): Promise<ResourcePresence[]> {
-    return this.q.get.all(bareOf(bareJid)).map((r) => ({
-      resource: r.resource,
-      ...(r.current !== null ? { current: { stanza: parseStanza(r.current), at: r.current_at! } } : {}),
-      ...(r.last_unavailable !== null
-        ? { lastUnavailable: { stanza: parseStanza(r.last_unavailable), at: r.last_unavailable_at! } }
-        : {}),
-    }));
+    return this.q.get.all(bareOf(bareJid)).map(resourcePresenceOf);
   }
 
   /** Replaces every `current` by `<presence from='bare/resource' type='unavailable'/>` at `at`. */
@@ -238,10 +199,7 @@ export class SqlitePresenceStoreImpl implements PresenceStore {
     return this.db
       .transaction(() => {
         const rows = this.q.online.all();
-        for (const r of rows) {
-          const stanza = new Element('presence', { from: `${r.bare}/${r.resource}`, type: 'unavailable' });
-          this.q.unavailable.run(r.bare, r.resource, stanza.toString(), at);
-        }
+        for (const r of rows) this.q.unavailable.run(r.bare, r.resource, restartUnavailable(r.bare, r.resource), at);
         return rows.length;
       })
       .immediate();
@@ -274,7 +232,7 @@ export class SqliteOfflineStoreImpl implements OfflineStore {
     this.q = {
       count: db.prepare<[string], number>('SELECT count(*) FROM offline WHERE user = ?').pluck(),
       insert: db.prepare<[string, string, number]>('INSERT INTO offline (user, stanza, at) VALUES (?, ?, ?)'),
-      list: db.prepare<[string], { id: number; stanza: string; at: number }>(
+      list: db.prepare<[string], OfflineRow>(
         'SELECT id, stanza, at FROM offline WHERE user = ? ORDER BY at, id',
       ),
       remove: db.prepare<[string, string]>('DELETE FROM offline WHERE user = ? AND id IN (SELECT value FROM json_each(?))'),
@@ -292,7 +250,7 @@ export class SqliteOfflineStoreImpl implements OfflineStore {
   }
 
   async list(bareJid: string): Promise<OfflineMessage[]> {
-    return this.q.list.all(bareJid).map((m) => ({ id: m.id, at: m.at, stanza: parseStanza(m.stanza) }));
+    return this.q.list.all(bareJid).map(offlineMessageOf);
   }
 
   async remove(bareJid: string, ids: readonly number[]): Promise<void> {

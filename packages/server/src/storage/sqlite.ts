@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { STRAND_MIGRATIONS } from './migrations.js';
+import { STRAND_MIGRATIONS, assertIncreasingVersions } from './migrations.js';
 
 /** One schema step. `up` is SQL (may hold several statements) or a function on the connection. */
 export interface Migration {
@@ -19,16 +19,27 @@ export interface SqliteDatabaseOptions {
   busyTimeoutMs?: number;
 }
 
-/** Thrown when a file's schema is newer than the newest migration this code knows. */
+/**
+ * Thrown when a database's schema is newer than the newest migration this code knows (it was
+ * migrated by a newer Strand). Both the SQLite and the PostgreSQL adapters throw it.
+ */
 export class SchemaTooNewError extends Error {
+  /**
+   * @param file the SQLite file, or the PostgreSQL database (its URL without the password)
+   * @param fileVersion the schema version found in the database
+   * @param supportedVersion the newest version this code knows
+   * @param engine the database engine, named in the message
+   */
   constructor(
     readonly file: string,
     readonly fileVersion: number,
     readonly supportedVersion: number,
+    readonly engine: 'SQLite' | 'PostgreSQL' = 'SQLite',
   ) {
     super(
-      `SQLite database ${file} has schema version ${fileVersion}, but this Strand only knows up to ` +
-        `version ${supportedVersion}: it was written by a newer Strand. Upgrade Strand or use another file.`,
+      `${engine} database ${file} has schema version ${fileVersion}, but this Strand only knows up to ` +
+        `version ${supportedVersion}: it was written by a newer Strand. Upgrade Strand or use another ` +
+        `${engine === 'SQLite' ? 'file' : 'database'}.`,
     );
     this.name = 'SchemaTooNewError';
   }
@@ -54,11 +65,7 @@ export class SqliteDatabase {
     options: SqliteDatabaseOptions = {},
   ) {
     const migrations = options.migrations ?? STRAND_MIGRATIONS;
-    migrations.forEach((m, i) => {
-      if (!Number.isInteger(m.version) || m.version < 1 || (i > 0 && m.version <= migrations[i - 1]!.version)) {
-        throw new Error(`migration versions must be positive integers in increasing order (at index ${i})`);
-      }
-    });
+    assertIncreasingVersions(migrations);
     const memory = file === ':memory:' || file === '';
     if (!memory) mkdirSync(dirname(resolve(file)), { recursive: true });
     this.db = new Database(file, { timeout: options.busyTimeoutMs ?? 5000 });

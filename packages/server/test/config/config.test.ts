@@ -144,6 +144,12 @@ describe('loadConfig: valid files', () => {
     expect((await loadConfig(write('p.json', '{"storage":{"kind":"postgres","url":"postgres://u@h/db"}}'))).storage).toEqual({
       kind: 'postgres',
       url: 'postgres://u@h/db',
+      poolSize: 10,
+    });
+    expect((await loadConfig(write('q.yaml', 'storage: { kind: postgres, url: "postgresql://u:p@h:5433/db", poolSize: 25 }'))).storage).toEqual({
+      kind: 'postgres',
+      url: 'postgresql://u:p@h:5433/db',
+      poolSize: 25,
     });
   });
 
@@ -169,6 +175,9 @@ describe('loadConfig: errors name the exact path', () => {
     ['storage: { kind: redis }', "storage.kind: Invalid discriminator value. Expected 'memory' | 'sqlite' | 'postgres'"],
     ['storage: { kind: postgres }', 'storage.url: Invalid input: expected string, received undefined'],
     ['storage: { kind: postgres, url: "mysql://x" }', 'storage.url: expected a postgres:// or postgresql:// URL'],
+    ['storage: { kind: postgres, url: "postgres://x/db", poolSize: 0 }', 'storage.poolSize: Too small: expected number to be >=1'],
+    ['storage: { kind: postgres, url: "postgres://x/db", poolSize: 101 }', 'storage.poolSize: Too big: expected number to be <=100'],
+    ['storage: { kind: postgres, url: "postgres://x/db", path: x.db }', 'storage.path: Unrecognized key'],
     ['storage: { kind: memory, path: x.db }', 'storage.path: Unrecognized key'],
     ['accounts: [ { username: alice, password: a }, { username: bob, password: "" } ]', 'accounts.1.password: Too small: expected string to have >=1 characters'],
     ['accounts: [ { username: "al ice", password: a } ]', 'accounts.0.username: username must not contain whitespace, "@" or "/"'],
