@@ -6,6 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { client, type Client } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
+import { KeepaliveInterval } from '@strand/keepalive';
+import { SessionRegistryImpl } from '@strand/server';
 import { startClusterEnv, startNode, type ClusterEnv } from '../helpers/cluster.js';
 import { until } from '../helpers/presence-probe.js';
 import type { RunningServer } from '../helpers/server.js';
@@ -73,6 +75,8 @@ describe('cluster: resumption on another node', () => {
     await xmpp.start();
     await until(() => sm.enabled, 'SM enabled', 5000);
     const firstId = sm.id;
+    // Another plugin's per-session state (a session slot with a JSON codec) travels with the session.
+    a.server.container.get(SessionRegistryImpl).getLocal('alice@localhost/phone')!.slots.set(KeepaliveInterval, 42);
 
     bob = await startClient({ port: b.ports.c2s, username: 'bob', resource: 'desk' });
     const random = prng(0xc105);
@@ -98,6 +102,10 @@ describe('cluster: resumption on another node', () => {
     expect(bodies).toEqual(Array.from({ length: 1000 }, (_, k) => k + 1));
     expect(resumes).toBe(20);
     expect(sm.id).toBe(firstId); // one SM session all along
+    // 20 hops: back on node A, rebuilt from what node B handed over; nothing left on node B
+    const final = a.server.container.get(SessionRegistryImpl).getLocal('alice@localhost/phone');
+    expect(final?.slots.get(KeepaliveInterval)).toBe(42);
+    expect(b.server.container.get(SessionRegistryImpl).getLocal('alice@localhost/phone')).toBeUndefined();
 
     const resumed = async (srv: RunningServer): Promise<number> => {
       const text = await (await fetch(`http://127.0.0.1:${srv.ports.http}/metrics`)).text();
