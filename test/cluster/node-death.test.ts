@@ -81,7 +81,8 @@ describe('cluster: a node killed with SIGKILL', () => {
     await alice.login('alice', 'secret', 'phone');
     alice.send(`<enable xmlns='${SM}' resume='true'/>`);
     const enabled = await alice.waitFor(/<enabled [^>]*\/>/);
-    const smId = /id="([^"]+)"/.exec(enabled)![1]!;
+    const smId = /<enabled [^>]*id="([^"]+)"/.exec(enabled)![1]!;
+    expect(smId).toMatch(/^[A-Za-z0-9_-]{24}$/);
     const online = bob.waitFor((el) => el.is('presence') && el.attrs.from === 'alice@localhost/phone' && !el.attrs.type);
     alice.send('<presence/>');
     await online;

@@ -5,6 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Element } from '@xmpp/xml';
+import { Redis } from 'ioredis';
+import { header, RawClient } from '../helpers/raw-client.js';
 import { startClusterEnv, startNode, type ClusterEnv } from '../helpers/cluster.js';
 import { DELAY, probeWith, subscribe, until } from '../helpers/presence-probe.js';
 import type { RunningServer } from '../helpers/server.js';
@@ -125,5 +127,56 @@ describe('cluster: two nodes', () => {
     const closed = new Promise<string>((resolve) => first.xmpp.on('error', (err: Error & { condition?: string }) => resolve(err.condition ?? err.message)));
     await login(b, 'carol', 'tablet');
     expect(await closed).toBe('conflict');
+  });
+
+  it('a session that ended on node A answers <failed h/> on node B (retained h is cluster-wide)', async () => {
+    const SM = 'urn:xmpp:sm:3';
+    const r1 = await RawClient.connect(a.ports.c2s);
+    await r1.login('alice', 'secret', 'tmp');
+    r1.send(`<enable xmlns='${SM}' resume='true'/>`);
+    const id = /<enabled [^>]*id="([^"]+)"/.exec(await r1.waitFor(/<enabled [^>]*\/>/))![1]!;
+    r1.send(`<iq type='get' id='p1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    await r1.waitFor(/id="p1"/);
+    r1.send('</stream:stream>'); // clean close: the session ends, its final h (1) is retained
+    await r1.ended;
+    const r2 = await RawClient.connect(b.ports.c2s);
+    r2.send(header());
+    await r2.waitFor(/<\/stream:features>/);
+    r2.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from('\0alice\0secret').toString('base64')}</auth>`);
+    await r2.waitFor(/<success/);
+    const mark = r2.received.length;
+    r2.send(header());
+    await r2.waitFor(new RegExp(`[\\s\\S]{${mark}}[\\s\\S]*<\\/stream:features>`));
+    r2.send(`<resume xmlns='${SM}' previd='${id}' h='0'/>`);
+    expect(await r2.waitFor(/<failed [^>]*>/)).toContain(`<failed xmlns="${SM}" h="1">`);
+    r2.destroy();
+  });
+
+  it('a node whose liveness key vanished is reaped by the other, then rejoins and republishes its sessions', async () => {
+    const dave = await login(a, 'carol', 'pc');
+    await dave.xmpp.send(xml('presence'));
+    await until(() => b.server.cluster!.remoteByFull('carol@localhost/pc')?.available === true, 'B sees carol/pc', 5000);
+    const redis = new Redis(env.redis.url);
+    try {
+      // As if node A could not reach Redis for longer than the TTL: no heartbeat, key gone.
+      const internals = a.server.cluster as unknown as { heartbeat: { cancel(): void }; beat(): Promise<void> };
+      internals.heartbeat.cancel();
+      await redis.del(`${env.keyPrefix}:node:a`);
+      await until(() => b.server.cluster!.remoteByFull('carol@localhost/pc') === undefined, 'B treats A as dead', 5000);
+      await until(async () => (await redis.hget(`${env.keyPrefix}:sess:carol@localhost`, 'pc')) === null, 'B reaped A', 5000);
+      // A's next heartbeat notices that its key had expired and republishes; B sees carol/pc again
+      await until(
+        async () => {
+          await internals.beat(); // the heartbeat runs again (by hand: its timer was cancelled)
+          return b.server.cluster!.remoteByFull('carol@localhost/pc') !== undefined;
+        },
+        'A republished carol/pc',
+        5000,
+      );
+      expect(b.server.cluster!.liveNodes).toEqual(['a', 'b']);
+      expect(await redis.hget(`${env.keyPrefix}:sess:carol@localhost`, 'pc')).toContain('"n":"a"');
+    } finally {
+      redis.disconnect();
+    }
   });
 });

@@ -264,10 +264,32 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
   private async beat(): Promise<void> {
     if (!this.running) return;
     try {
-      await this.cmd.set(this.keys.node(this.nodeId), this.incarnation, 'PX', this.ttlMs);
+      const previous = (await this.cmd.call('SET', this.keys.node(this.nodeId), this.incarnation, 'PX', String(this.ttlMs), 'GET')) as string | null;
+      if (previous !== this.incarnation) await this.rejoin(previous);
       await this.checkNodes();
     } catch (err) {
       this.logger.warn({ err }, 'cluster: heartbeat failed');
+    }
+  }
+
+  /**
+   * Our liveness key had expired (Redis was unreachable for longer than the TTL, or restarted):
+   * other nodes may have reaped us. Join again and publish every local session and hand-over key
+   * anew. (Contacts that were told our users went unavailable are not told otherwise until those
+   * users send presence again.) A different incarnation means two processes use one `nodeId`.
+   */
+  private async rejoin(previous: string | null): Promise<void> {
+    if (previous !== null) {
+      this.logger.error({ nodeId: this.nodeId }, 'cluster: another process uses this nodeId; node ids must be unique');
+    } else {
+      this.logger.warn({ nodeId: this.nodeId }, 'cluster: our heartbeat had expired; joining again and republishing our sessions');
+    }
+    await this.cmd.sadd(this.keys.nodes, this.nodeId);
+    for (const s of this.host.registry.all()) this.published(s);
+    for (const [key, s] of this.handoverKeys) {
+      if (s.state === 'ended') continue;
+      await this.cmd.set(this.keys.handoverKey(key), JSON.stringify({ n: this.nodeId, j: s.jid.toString() }));
+      await this.cmd.sadd(this.keys.nodeHandoverKeys(this.nodeId), key);
     }
   }
 
@@ -472,7 +494,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     for (const key of this.keysOf.get(session) ?? []) this.withdraw(key);
     const change: DirChange = { o: this.nodeId, k: 'del', j: full, n: this.nodeId };
     void Promise.all([
-      this.cmd.eval(DEL_IF_OWNER, 1, this.keys.sessions(session.bare), session.jid.resource, this.nodeId),
+      this.cmd.eval(DEL_IF_OWNER, 2, this.keys.sessions(session.bare), this.keys.sessions(session.bare), session.jid.resource, this.nodeId, '0'),
       this.cmd.srem(this.keys.nodeSessions(this.nodeId), full),
       this.cmd.xadd(this.keys.dir, 'MAXLEN', '~', this.config.inboxMaxLen, '*', 'm', JSON.stringify(change)),
     ]).catch((err: unknown) => this.logger.warn({ err, jid: full }, 'cluster: withdrawing a session failed'));
@@ -578,8 +600,14 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
       const locked = await this.cmd.set(this.keys.reapLock(id), this.nodeId, 'PX', this.ttlMs, 'NX');
       if (locked !== 'OK') return;
     }
+    // A node that comes back while being reaped republishes its sessions: each deletion below is
+    // made only while the node's liveness key is absent (checked atomically in the script), and
+    // the reaping stops as soon as it is back. (Its own previous incarnation's key may still be
+    // there at start: no check then.)
+    const aliveKey = own ? '' : this.keys.node(id);
     const fulls = await this.cmd.smembers(this.keys.nodeSessions(id));
     const now = this.clock.now();
+    let reaped = 0;
     for (const full of fulls) {
       const jid = tryParseJid(full);
       if (!jid) continue;
@@ -587,7 +615,13 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
       const raw = await this.cmd.hget(this.keys.sessions(bare), jid.resource);
       const entry = raw ? (JSON.parse(raw) as DirectoryEntry) : undefined;
       if (!entry || entry.n !== id) continue;
-      await this.cmd.eval(DEL_IF_OWNER, 1, this.keys.sessions(bare), jid.resource, id);
+      const deleted = (await this.cmd.eval(DEL_IF_OWNER, 2, this.keys.sessions(bare), aliveKey || this.keys.sessions(bare), jid.resource, id, aliveKey ? '1' : '0')) as number;
+      if (deleted < 0) {
+        this.logger.warn({ node: id }, 'cluster: node came back while being reaped; stopped');
+        return;
+      }
+      if (deleted === 0) continue;
+      reaped++;
       const change: DirChange = { o: this.nodeId, k: 'del', j: full, n: id };
       await this.cmd.xadd(this.keys.dir, 'MAXLEN', '~', this.config.inboxMaxLen, '*', 'm', JSON.stringify(change));
       const r = this.replica.get(full);
@@ -600,15 +634,22 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
         }
       }
     }
-    await this.cmd.del(this.keys.nodeSessions(id));
     for (const key of await this.cmd.smembers(this.keys.nodeHandoverKeys(id))) {
       await this.cmd.eval(DEL_KEY_IF_OWNER, 1, this.keys.handoverKey(key), id);
     }
-    await this.cmd.del(this.keys.nodeHandoverKeys(id));
-    if (!own) {
-      await this.cmd.srem(this.keys.nodes, id);
+    const cleared = (await this.cmd.eval(
+      CLEAR_NODE,
+      4,
+      aliveKey || this.keys.nodeSessions(id),
+      this.keys.nodeSessions(id),
+      this.keys.nodeHandoverKeys(id),
+      this.keys.nodes,
+      aliveKey ? '1' : '0',
+      own ? '' : id,
+    )) as number;
+    if (!own && cleared === 1) {
       this.known.delete(id);
-      this.logger.warn({ node: id, sessions: fulls.length }, 'cluster: reaped a dead node');
+      this.logger.warn({ node: id, sessions: reaped }, 'cluster: reaped a dead node');
     }
   }
 
@@ -786,11 +827,26 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
   }
 }
 
-/** Deletes hash field ARGV[1] of KEYS[1] only if its entry's node `n` is ARGV[2]. */
+/**
+ * Deletes hash field ARGV[1] of KEYS[1] only if its entry's node `n` is ARGV[2]; when ARGV[3] is
+ * '1', only while KEYS[2] (the node's liveness key) does not exist (returns -1 if it does).
+ */
 const DEL_IF_OWNER = `
+if ARGV[3] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if v and cjson.decode(v).n == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
 return 0`;
+
+/**
+ * Clears a reaped node's session and hand-over sets (KEYS[2], KEYS[3]) and removes ARGV[2] from
+ * the node set KEYS[4] (if given); when ARGV[1] is '1', only while KEYS[1] (its liveness key)
+ * does not exist. Returns 1 when cleared.
+ */
+const CLEAR_NODE = `
+if ARGV[1] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('DEL', KEYS[2], KEYS[3])
+if ARGV[2] ~= '' then redis.call('SREM', KEYS[4], ARGV[2]) end
+return 1`;
 
 /** Deletes string KEYS[1] only if its JSON value's node `n` is ARGV[1]. */
 const DEL_KEY_IF_OWNER = `
