@@ -118,6 +118,14 @@ export const InboundStanzaInterceptor = Symbol.for('@strand/core/InboundStanzaIn
 export interface OutboundContext {
   readonly session: Session;
   readonly stanza: Element;
+  /**
+   * Present only when the interceptor receiving this context is the innermost one (its `next` is
+   * the host's write itself): writes {@link stanza} to the attached stream synchronously and
+   * returns what `next()` would resolve with (`'written'` or `'refused'`). An interceptor calls
+   * either this or `next()`, at most once. It lets an interceptor that must act in the same step as
+   * the write (stream management records what it wrote) do without a promise per stanza.
+   */
+  readonly writeNow?: () => SendResult;
 }
 
 /**

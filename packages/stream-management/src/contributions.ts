@@ -125,7 +125,7 @@ export class SmOutboundQueueImpl implements OutboundStanzaInterceptor {
 
   /** Records, holds or passes the stanza (see {@link StreamManagerImpl.sendOutbound}). */
   intercept(ctx: OutboundContext, next: () => Promise<SendResult>): Promise<SendResult> {
-    return this.manager.sendOutbound(ctx.session, ctx.stanza, next);
+    return this.manager.sendOutbound(ctx.session, ctx.stanza, next, ctx);
   }
 }
 

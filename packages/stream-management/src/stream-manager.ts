@@ -30,6 +30,7 @@ import {
   type OutboundStanzaInterceptor as OutboundStanzaInterceptorT,
   type Router as RouterT,
   type Scheduler as SchedulerT,
+  type OutboundContext,
   type SendResult,
   type ServerInfo as ServerInfoT,
   type Session,
@@ -472,11 +473,24 @@ export class StreamManagerImpl {
    * Wraps `Session.send` for a session with SM: records what is written (unacked queue), holds
    * stanzas while hibernating or resuming, and takes responsibility for stanzas the stream refused.
    */
-  sendOutbound(session: Session, stanza: Element, next: () => Promise<SendResult>): Promise<SendResult> {
+  sendOutbound(
+    session: Session,
+    stanza: Element,
+    next: () => Promise<SendResult>,
+    direct?: OutboundContext,
+  ): Promise<SendResult> {
     // Not `async`: returning the lock's promise from an async function would add promise hops to
     // every outbound stanza.
     const state = this.stateOf(session);
     if (!state || state.phase === 'ended') return this.untracked(session, next);
+    // The common case without the lock: attached, nothing queued on the lock, and the host lets us
+    // write synchronously (no interceptor inside ours). Writing and recording in one synchronous
+    // step cannot interleave with another send, `<enabled/>` or a retransmission (those hold the
+    // lock, and then this path is not taken), so the wire order is the recorded order.
+    if (direct?.writeNow !== undefined && state.phase === 'attached' && !state.lock.locked) {
+      const at = this.originalTime(stanza);
+      return Promise.resolve(this.recordSend(session, state, stanza, at, direct.writeNow()));
+    }
     return state.lock.run(async (): Promise<SendResult> => {
       switch (state.phase) {
         case 'ended':
@@ -489,22 +503,26 @@ export class StreamManagerImpl {
           return 'refused'; // the host re-routes it to the session's new node
         case 'attached': {
           const at = this.originalTime(stanza);
-          const result = await next();
-          if (result === 'held') return 'held'; // an inner interceptor took responsibility
-          if ((state.phase as SmPhase) === 'ended') return result;
-          if (result === 'written') {
-            this.record(state, stanza, at, true);
-            this.afterWrite(session, state, at);
-            return 'written';
-          }
-          // 'refused': the stream is closing or gone. SM keeps the stanza: retransmitted after a
-          // resume, or spilled when the session ends.
-          this.record(state, stanza, at, false);
-          this.checkHardLimit(session, state);
-          return 'held';
+          return this.recordSend(session, state, stanza, at, await next());
         }
       }
     });
+  }
+
+  /** Records the result of writing `stanza` on an attached session (see {@link sendOutbound}). */
+  private recordSend(session: Session, state: SmSessionState, stanza: Element, at: number, result: SendResult): SendResult {
+    if (result === 'held') return 'held'; // an inner interceptor took responsibility
+    if ((state.phase as SmPhase) === 'ended') return result;
+    if (result === 'written') {
+      this.record(state, stanza, at, true);
+      this.afterWrite(session, state, at);
+      return 'written';
+    }
+    // 'refused': the stream is closing or gone. SM keeps the stanza: retransmitted after a
+    // resume, or spilled when the session ends.
+    this.record(state, stanza, at, false);
+    this.checkHardLimit(session, state);
+    return 'held';
   }
 
   /** Sends to sessions without SM that are still inside the interceptor chain. */

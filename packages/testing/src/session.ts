@@ -67,9 +67,15 @@ export class SessionImpl implements Session {
 
   /** {@inheritDoc Session.send} */
   send(stanza: Element): Promise<SendResult> {
+    const outbound = byPriority(this.outbound());
+    if (outbound.length === 1) {
+      // As the real host: the only interceptor may write synchronously (OutboundContext.writeNow).
+      const direct: OutboundContext = { session: this, stanza, writeNow: () => this.writeToStream(stanza) };
+      return outbound[0]!.intercept(direct, async () => this.writeToStream(stanza));
+    }
     const ctx: OutboundContext = { session: this, stanza };
     const run = composeInterceptors<OutboundStanzaInterceptor, SendResult>(
-      byPriority(this.outbound()),
+      outbound,
       (i, next) => i.intercept(ctx, next),
       async () => this.writeToStream(stanza),
     );

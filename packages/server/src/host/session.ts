@@ -6,6 +6,7 @@ import {
   SlotMap,
   type Element,
   type JID,
+  type OutboundContext,
   type OutboundStanzaInterceptor,
   type SendResult,
   type Session,
@@ -156,8 +157,15 @@ export class SessionImpl implements Session, SessionView {
   /** {@link send} without the hand-over hold: for stanzas forwarded by the previous node. */
   sendNow(stanza: Element): Promise<SendResult> {
     if (this.state === 'ended') return Promise.resolve('refused');
+    const outbound = this.outbound;
+    if (outbound.length === 0) return Promise.resolve(this.writeToStream(stanza) ? 'written' : 'refused');
+    // One interceptor (typically stream management): its `next` is the write itself, which it may
+    // also do synchronously through `ctx.writeNow` (no interceptor chain is built per stanza).
+    if (outbound.length === 1) {
+      const ctx = new DirectSend(this, stanza);
+      return outbound[0]!.intercept(ctx, ctx.next);
+    }
     const write = (): Promise<SendResult> => Promise.resolve(this.writeToStream(stanza) ? 'written' : 'refused');
-    if (this.outbound.length === 0) return write();
     const ctx = { session: this as Session, stanza };
     return composeInterceptors<OutboundStanzaInterceptor, SendResult>(
       this.outbound,
@@ -170,10 +178,28 @@ export class SessionImpl implements Session, SessionView {
     return this.writeToStream(stanza);
   }
 
-  private writeToStream(stanza: Element): boolean {
+  /** @internal The host's final outbound step (see {@link DirectSend}). */
+  writeToStream(stanza: Element): boolean {
     const s = this.stream;
     // Stanzas are refused as soon as a close starts (state `closing`): the caller re-routes them or
     // stream management holds them; only nonzas may still be written during `onClosing`.
     return s !== undefined && s.state === 'open' && s.writeStanza(stanza);
   }
+}
+
+/**
+ * The context of a send through a single outbound interceptor: `writeNow` is the innermost step
+ * (see `OutboundContext.writeNow`); `next` does the same behind a promise.
+ */
+class DirectSend implements OutboundContext {
+  constructor(
+    readonly session: SessionImpl,
+    readonly stanza: Element,
+  ) {}
+
+  writeNow(): SendResult {
+    return this.session.writeToStream(this.stanza) ? 'written' : 'refused';
+  }
+
+  readonly next = (): Promise<SendResult> => Promise.resolve(this.writeNow());
 }

@@ -176,10 +176,34 @@ export class StreamParser extends EventEmitter<StreamParserEvents> {
    */
   write(data: Uint8Array): void {
     this.discardWrite = false;
+    if (this.skipWhitespace(data)) return;
     for (let off = 0; off < data.length; off += SLICE_BYTES) {
       if (this.phase === 'failed' || this.phase === 'ended' || this.discardWrite) return;
       this.writeSlice(data.length <= SLICE_BYTES ? data : data.subarray(off, off + SLICE_BYTES));
     }
+  }
+
+  /**
+   * Fast path for whitespace keepalives (RFC 6120 §4.6.1): a read of nothing but XML whitespace
+   * between top-level elements produces no event and leaves saxes in the same state whatever it
+   * is fed, so it is only counted (bytes towards the next element's size limit) instead of being
+   * decoded and parsed. Applies only when every check of the full path is trivially satisfied:
+   * the stream is open, nothing is pending in the UTF-8 decoder, no header or element has begun
+   * since the last boundary, and the bytes do not cross `maxStanzaBytes` (the full path reports
+   * that at its exact byte). saxes positions are offsets into the text it was fed, so the skipped
+   * characters are not counted in `charsFed` (only differences within one fed piece are used).
+   * @returns true when `data` was consumed here
+   */
+  private skipWhitespace(data: Uint8Array): boolean {
+    if (this.phase !== 'open' || !this.gapOpen || this.level !== 1 || this.carry.length > 0 || this.dispatching) return false;
+    const n = data.length;
+    if (n === 0 || this.bytesFed + n - this.segStart > this.limits.maxStanzaBytes) return false;
+    for (let i = 0; i < n; i++) {
+      const c = data[i]!;
+      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return false;
+    }
+    this.bytesFed += n;
+    return true;
   }
 
   /**

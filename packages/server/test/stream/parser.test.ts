@@ -250,3 +250,141 @@ describe('StreamParser: rejected input', () => {
     expect(events.map((e) => e.type)).toEqual(['start', 'error']);
   });
 });
+
+describe('StreamParser: whitespace-only reads between elements (keepalive fast path)', () => {
+  const types = (events: Ev[]) => events.map((e) => e.type);
+
+  it('whitespace split over many reads, then a stanza in a read that starts and ends with whitespace', () => {
+    const { parser, events, elements } = record();
+    parser.write(Buffer.from(HEADER));
+    for (const ws of [' ', '\n', '\r', '\t', '  \r\n ']) {
+      parser.write(Buffer.from(ws));
+      expect(parser.incomplete).toBe(false);
+    }
+    parser.write(Buffer.from(" <message id='a'><body>x</body></message>\r"));
+    parser.write(Buffer.from('\n'));
+    parser.write(Buffer.from("\t<presence id='b'/>"));
+    parser.write(Buffer.from(' '));
+    parser.write(Buffer.from('</stream:stream>'));
+    expect(types(events)).toEqual(['start', 'element', 'element', 'end']);
+    expect(elements().map((el) => el.attrs.id)).toEqual(['a', 'b']);
+    expect(elements()[0]!.getChildText('body')).toBe('x');
+  });
+
+  it('whitespace inside an element is text, not a keepalive', () => {
+    const { parser, elements } = record();
+    parser.write(Buffer.from(`${HEADER}<message><body>`));
+    parser.write(Buffer.from('  '));
+    parser.write(Buffer.from('\t'));
+    parser.write(Buffer.from('x</body></message>'));
+    expect(elements()[0]!.getChildText('body')).toBe('  \tx');
+    // Whitespace read while a top-level element is open but still in its open tag.
+    const b = record();
+    b.parser.write(Buffer.from(`${HEADER}<message`));
+    b.parser.write(Buffer.from(' '));
+    expect(b.parser.incomplete).toBe(true);
+    b.parser.write(Buffer.from("id='z'/>"));
+    expect(b.elements()[0]!.attrs.id).toBe('z');
+  });
+
+  it('whitespace counts towards maxStanzaBytes until the next element starts, at the exact byte', () => {
+    const limits = { maxStanzaBytes: 10 };
+    const ok = record(limits);
+    ok.parser.write(Buffer.from(`${HEADER}<a/>`));
+    for (let i = 0; i < 10; i++) ok.parser.write(Buffer.from(' '));
+    ok.parser.write(Buffer.from('<b/>'));
+    expect(ok.errors()).toEqual([]);
+    expect(ok.elements()).toHaveLength(2);
+
+    const tooMuch = record(limits);
+    tooMuch.parser.write(Buffer.from(`${HEADER}<a/>`));
+    for (let i = 0; i < 10; i++) tooMuch.parser.write(Buffer.from(' '));
+    expect(tooMuch.errors()).toEqual([]);
+    tooMuch.parser.write(Buffer.from(' '));
+    expect(tooMuch.errors().map((e) => e.condition)).toEqual(['policy-violation']);
+    expect(tooMuch.errors()[0]!.text).toContain('maxStanzaBytes (10 bytes)');
+    // One read crossing the limit, after reads that did not.
+    const crossing = record(limits);
+    crossing.parser.write(Buffer.from(`${HEADER}<a/>   `));
+    crossing.parser.write(Buffer.from('    '));
+    crossing.parser.write(Buffer.from('    '));
+    expect(crossing.errors().map((e) => e.condition)).toEqual(['policy-violation']);
+    // Whitespace after a stanza of the same read also counts.
+    expectError(`${HEADER}<a/>${' '.repeat(11)}`, 'policy-violation', limits);
+  });
+
+  it('a UTF-8 character split before a whitespace read is still decoded strictly', () => {
+    // 0xC3 starts a two-byte sequence; a space cannot continue it.
+    const bad = record();
+    bad.parser.write(Buffer.from(`${HEADER}<a/>`));
+    bad.parser.write(Buffer.from([0xc3]));
+    expect(bad.parser.incomplete).toBe(true);
+    bad.parser.write(Buffer.from(' '));
+    expect(bad.errors().map((e) => [e.condition, e.text])).toEqual([['not-well-formed', 'invalid UTF-8']]);
+    // Completed in the next read, the character is data between elements: bad-format.
+    const split = record();
+    split.parser.write(Buffer.from(`${HEADER}<a/>`));
+    split.parser.write(Buffer.from([0xc3]));
+    split.parser.write(Buffer.from([0xa9, 0x20]));
+    expect(split.parser.incomplete).toBe(true); // data started: no longer a gap
+    split.parser.write(Buffer.from(' '));
+    split.parser.write(Buffer.from('<b/>'));
+    expect(split.errors().map((e) => e.condition)).toEqual(['bad-format']);
+    // A multibyte character split inside an element, then whitespace reads, then the rest.
+    const inside = record();
+    inside.parser.write(Buffer.from(`${HEADER}<m><body>`));
+    for (const ch of ['é', '€', '𝄞']) {
+      const bytes = Buffer.from(ch);
+      inside.parser.write(bytes.subarray(0, 1));
+      inside.parser.write(bytes.subarray(1));
+      inside.parser.write(Buffer.from(' '));
+    }
+    inside.parser.write(Buffer.from('</body></m>'));
+    // …and split right after an element, followed by whitespace reads and the next element.
+    const last = Buffer.from("<n a='€'/>");
+    inside.parser.write(last.subarray(0, 7));
+    inside.parser.write(last.subarray(7));
+    inside.parser.write(Buffer.from(' '));
+    inside.parser.write(Buffer.from('<o/>'));
+    expect(inside.errors()).toEqual([]);
+    expect(inside.elements().map((el) => el.name)).toEqual(['m', 'n', 'o']);
+    expect(inside.elements()[0]!.getChildText('body')).toBe('é € 𝄞 ');
+    expect(inside.elements()[1]!.attrs.a).toBe('€');
+  });
+
+  it('non-ASCII whitespace, other bytes and NUL between elements are not keepalives', () => {
+    expectError(Buffer.concat([Buffer.from(`${HEADER}<a/>`), Buffer.from([0xc2, 0xa0]), Buffer.from('<b/>')]), 'bad-format'); // U+00A0
+    expectError(Buffer.concat([Buffer.from(`${HEADER}<a/> `), Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(' <b/>')]), 'bad-format'); // BOM
+    expectError(Buffer.concat([Buffer.from(`${HEADER}<a/> `), Buffer.from([0x00])]), 'not-well-formed');
+    expectError(`${HEADER}<a/> \u000b `, 'not-well-formed'); // vertical tab: not XML whitespace, not a legal character
+    // The same split so that the offending byte comes in a read of its own after whitespace reads.
+    const r = record();
+    r.parser.write(Buffer.from(`${HEADER}<a/>`));
+    r.parser.write(Buffer.from('  '));
+    r.parser.write(Buffer.from('x'));
+    r.parser.write(Buffer.from(' '));
+    r.parser.write(Buffer.from('<b/>'));
+    expect(r.errors().map((e) => e.condition)).toEqual(['bad-format']);
+  });
+
+  it('whitespace after the stream end or an error is ignored; after a restart it precedes the new header', () => {
+    const ended = record();
+    ended.parser.write(Buffer.from(`${HEADER}</stream:stream>`));
+    ended.parser.write(Buffer.from(' '));
+    expect(types(ended.events)).toEqual(['start', 'end']);
+
+    const restarted = record();
+    restarted.parser.on('element', (el) => {
+      if (el.name === 'success') restarted.parser.reset();
+    });
+    restarted.parser.write(Buffer.from(`${HEADER}<success/>`));
+    restarted.parser.write(Buffer.from('  '));
+    expect(restarted.parser.incomplete).toBe(false);
+    // No XML declaration after whitespace: it must come first (XML 1.0 §2.8).
+    restarted.parser.write(Buffer.from(`${HEADER.replace("<?xml version='1.0'?>", '')} `));
+    restarted.parser.write(Buffer.from(' '));
+    restarted.parser.write(Buffer.from("<iq id='after'/>"));
+    expect(types(restarted.events)).toEqual(['start', 'element', 'start', 'element']);
+    expect((restarted.events[3] as { el: Element }).el.attrs.id).toBe('after');
+  });
+});
