@@ -48,6 +48,8 @@ describe('cluster: a node killed with SIGKILL', () => {
         'plugins:',
         '  "@strand/stream-management": { resumeTimeout: 60 }',
         '  "@strand/presence-probe": {}',
+        '  "@strand/keepalive": {}',
+        '  "@strand/idle-close": {}',
         '',
       ].join('\n'),
     );

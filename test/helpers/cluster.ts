@@ -7,16 +7,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PluginDefinition } from '@strand/core';
 import type { ServerConfig } from '@strand/server';
+import idleClose from '@strand/idle-close';
+import keepalive from '@strand/keepalive';
 import presenceProbe from '@strand/presence-probe';
 import streamManagement from '@strand/stream-management';
 import { startPostgres, type Postgres } from './postgres.js';
 import { startRedis, type RedisInstance } from './redis.js';
 import { startServer, type RunningServer } from './server.js';
 
-/** Plugins every test node loads, and their config sections. */
+/** The four plugin packages, unchanged: every test node loads them. */
 export const CLUSTER_PLUGINS: Record<string, PluginDefinition> = {
   '@strand/stream-management': streamManagement,
   '@strand/presence-probe': presenceProbe,
+  '@strand/keepalive': keepalive,
+  '@strand/idle-close': idleClose,
 };
 
 /** Backing services of a test cluster. */
@@ -76,7 +80,12 @@ export function startNode(env: ClusterEnv, nodeId: string, options: NodeOptions 
         keyPrefix: env.keyPrefix,
         inboxMaxLen: 100_000,
       },
-      plugins: options.plugins ?? { '@strand/stream-management': { resumeTimeout: 60 }, '@strand/presence-probe': {} },
+      plugins: options.plugins ?? {
+        '@strand/stream-management': { resumeTimeout: 60 },
+        '@strand/presence-probe': {},
+        '@strand/keepalive': {},
+        '@strand/idle-close': {},
+      },
       ...options.overrides,
     },
     { plugins: CLUSTER_PLUGINS },
