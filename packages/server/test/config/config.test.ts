@@ -153,6 +153,12 @@ describe('loadConfig: valid files', () => {
     });
   });
 
+  it('applies the cluster defaults (absent: a single node)', async () => {
+    expect((await loadConfig(write('one.yaml', 'domain: localhost'))).cluster).toBeUndefined();
+    const c = await loadConfig(write('c.yaml', 'storage: { kind: postgres, url: "postgres://h/db" }\ncluster: { redis: "redis://h:6379", nodeId: n-1 }'));
+    expect(c.cluster).toEqual({ redis: 'redis://h:6379', nodeId: 'n-1', heartbeatTtl: 10, handoverTimeout: 5, keyPrefix: 'strand', inboxMaxLen: 100_000 });
+  });
+
   it('parseConfig validates data that did not come from a file', () => {
     expect(parseConfig(undefined, '/srv/strand').storage).toEqual({ kind: 'sqlite', path: '/srv/strand/data/strand.db' });
     expect(() => parseConfig({ domain: '' }, '/', 'embedded defaults')).toThrow(/^Invalid configuration \(embedded defaults\):/);
@@ -183,6 +189,12 @@ describe('loadConfig: errors name the exact path', () => {
     ['accounts: [ { username: "al ice", password: a } ]', 'accounts.0.username: username must not contain whitespace, "@" or "/"'],
     ['components: [ { domain: c.localhost } ]', 'components.0.secret: Invalid input: expected string, received undefined'],
     ['log: { level: verbose }', 'log.level: Invalid option: expected one of "fatal"|"error"|"warn"|"info"|"debug"|"trace"|"silent"'],
+    ['cluster: { nodeId: a }', 'cluster.redis: Invalid input: expected string, received undefined'],
+    ['cluster: { redis: "http://x", nodeId: a }', 'cluster.redis: expected a redis:// or rediss:// URL'],
+    ['cluster: { redis: "redis://x", nodeId: "a b" }', 'cluster.nodeId: expected 1–64 characters of A–Z a–z 0–9 _ . -'],
+    ['cluster: { redis: "redis://x", nodeId: a, heartbeatTtl: 1 }', 'cluster.heartbeatTtl: Too small: expected number to be >=2'],
+    ['cluster: { redis: "redis://x", nodeId: a, handoverTimeout: 61 }', 'cluster.handoverTimeout: Too big: expected number to be <=60'],
+    ['cluster: { redis: "redis://x", nodeId: a, gossip: true }', 'cluster.gossip: Unrecognized key'],
     ['plugins: [ a, b ]', 'plugins: Invalid input: expected record, received array'],
     ['overrides: ./x.js', 'overrides: Invalid input: expected array, received string'],
     ['- just\n- a list', '(root): Invalid input: expected object, received array'],
@@ -201,6 +213,10 @@ describe('loadConfig: errors name the exact path', () => {
     ['listen: { http: 5222 }', 'listen.http: port 5222 is already used by listen.c2s'],
     ['accounts: [ { username: alice, password: a }, { username: Alice, password: b } ]', 'accounts.1.username: duplicate account "Alice"'],
     ['components: [ { domain: localhost, secret: s } ]', 'components.0.domain: domain "localhost" is already served'],
+    [
+      'storage: { kind: memory }\ncluster: { redis: "redis://x", nodeId: a }',
+      'storage.kind: a cluster node needs storage shared by all nodes: postgres (or a SQLite file on one machine)',
+    ],
   ])('cross-field: %s', async (yaml, expected) => {
     expect(await errorsOf(yaml)).toEqual([expected]);
   });
