@@ -114,4 +114,42 @@ describe('cluster: resumption on another node', () => {
     expect((await resumed(a)) + (await resumed(b))).toBe(20);
     expect(await resumed(a)).toBe(10); // every resumption landed on the other node
   }, 60_000);
+
+  it('a node stopping gracefully gives its resumable sessions away: the client resumes on another node', async () => {
+    const c = await startNode(env, 'c');
+    let cStopped = false;
+    try {
+      await until(() => b.server.cluster!.liveNodes.includes('c'), 'B sees C', 5000);
+      const xmpp = client({ service: `xmpp://localhost:${c.ports.c2s}`, domain: 'localhost', resource: 'phone', username: 'carol', password: 'secret' });
+      xmpp.reconnect.delay = 5;
+      xmpp.on('error', () => undefined);
+      const sm = (xmpp as unknown as { streamManagement: Sm }).streamManagement;
+      const bodies: number[] = [];
+      xmpp.on('stanza', (el: Element) => {
+        if (el.is('message')) bodies.push(Number(el.getChildText('body')));
+      });
+      await xmpp.start();
+      try {
+        await until(() => sm.enabled, 'SM enabled', 5000);
+        const resumed = new Promise<void>((resolve) => sm.once('resumed', resolve));
+        for (let i = 1; i <= 200; i++) {
+          await bob!.xmpp.send(xml('message', { to: 'carol@localhost/phone', type: 'chat' }, xml('body', {}, String(i))));
+          if (i === 100) {
+            (xmpp.options as { service: string }).service = `xmpp://localhost:${a.ports.c2s}`; // the load balancer's choice
+            await c.stop(); // gives carol's session away, then closes her stream with <system-shutdown/>
+            cStopped = true;
+          }
+        }
+        await resumed;
+        await until(() => bodies.length >= 200, '200 messages', 20_000);
+        await new Promise((r) => setTimeout(r, 300));
+        expect(bodies).toEqual(Array.from({ length: 200 }, (_, k) => k + 1));
+        expect(a.server.container.get(SessionRegistryImpl).getLocal('carol@localhost/phone')).toBeDefined();
+      } finally {
+        await xmpp.stop().catch(() => undefined);
+      }
+    } finally {
+      if (!cStopped) await c.stop();
+    }
+  }, 60_000);
 });

@@ -611,6 +611,8 @@ export class StrandServer {
     this.watchdog?.cancel();
     for (const srv of this.servers) srv.close();
     this.webSocket?.close();
+    // A cluster node gives its resumable sessions to the other nodes first (rolling restarts).
+    await this.cluster?.evacuate();
     const closing = [...this.streams].map((s) =>
       s.close({ error: { condition: 'system-shutdown' }, reason: 'shutdown', endSession: true }).catch(() => undefined),
     );

@@ -86,6 +86,8 @@ type InboxMessage =
   | { t: 'd'; j: string; x: string; h: number; o?: number; fw?: 1 }
   /** Hand-over request for key `k` of account `b`, from node `f`, request id `r`. */
   | { t: 'ho'; r: string; f: string; k: string; b: string }
+  /** A session given to this node by a node that stops (see `evacuate`). */
+  | { t: 'give'; s: EncodedSession; keys: string[] }
   /** Reply to request `r`. */
   | { t: 're'; r: string; ok: boolean; s?: EncodedSession; keys?: string[] }
   /** The session of `j` now lives on `n`: switch the replica, then answer `fenced` to `f`. */
@@ -237,6 +239,10 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
    */
   async stop(): Promise<void> {
     if (!this.running) return;
+    // Fences of sessions handed over by this node complete first (bounded by their timers):
+    // the new owners hold stanzas until our `drained`.
+    const deadline = Date.now() + this.handoverTimeoutMs + 1000;
+    while (this.fences.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     this.running = false;
     this.heartbeat?.cancel();
     await this.flushDirectory();
@@ -370,6 +376,9 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
         }
         return;
       }
+      case 'give':
+        await this.adopt(msg.s, msg.keys);
+        return;
       case 'fence':
         this.applyEntry(msg.j, msg.e);
         return this.send(msg.f, { t: 'fenced', r: msg.r, f: this.nodeId });
@@ -708,19 +717,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
       const pending: PendingRequest = {
         settled: false,
         resolve,
-        onReply: async (msg) => {
-          if (!msg.ok || !msg.s) return undefined;
-          const session = await this.host.registry.adopt(msg.s);
-          for (const k of msg.keys ?? []) {
-            this.handoverKeys.set(k, session);
-            let keys = this.keysOf.get(session);
-            if (!keys) this.keysOf.set(session, (keys = new Set()));
-            keys.add(k);
-          }
-          // Whatever happens to the fence, held stanzas are released eventually.
-          this.scheduler.setTimeout(() => session.releaseSends(), this.handoverTimeoutMs * 2);
-          return session;
-        },
+        onReply: async (msg) => (msg.ok && msg.s ? this.adopt(msg.s, msg.keys ?? []) : undefined),
         timer: this.scheduler.setTimeout(() => {
           if (pending.settled) return;
           pending.settled = true;
@@ -747,6 +744,20 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     return Math.round(this.config.handoverTimeout * 1000);
   }
 
+  /** Rebuilds a session handed over to this node and takes its hand-over keys. */
+  private async adopt(encoded: EncodedSession, keys: string[]): Promise<SessionImpl> {
+    const session = await this.host.registry.adopt(encoded);
+    for (const k of keys) {
+      this.handoverKeys.set(k, session);
+      let mine = this.keysOf.get(session);
+      if (!mine) this.keysOf.set(session, (mine = new Set()));
+      mine.add(k);
+    }
+    // Whatever happens to the fence, held stanzas are released eventually.
+    this.scheduler.setTimeout(() => session.releaseSends(), this.handoverTimeoutMs * 2);
+    return session;
+  }
+
   /** Another node claims one of our sessions: depart, reply, move the entry, fence. */
   private async onHandoverRequest(msg: Extract<InboxMessage, { t: 'ho' }>): Promise<void> {
     const session = this.handoverKeys.get(msg.k);
@@ -756,38 +767,74 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     const keys = [...(this.keysOf.get(session) ?? [])];
     const encoded = await this.host.registry.depart(session, msg.f);
     if (!encoded) return this.send(msg.f, { t: 're', r: msg.r, ok: false });
+    await this.moveTo(session, keys, msg.f, { t: 're', r: msg.r, ok: true, s: encoded, keys });
+  }
+
+  /**
+   * The second half of a hand-over, once `session` departed: sends `message` (carrying the
+   * encoded session) to `target` first — FIFO on this connection, so the new owner adopts before
+   * anything we forward — then moves the directory entry and the hand-over keys, then fences every
+   * live node (the new owner included) before the new owner releases the stanzas it holds.
+   */
+  private async moveTo(session: SessionImpl, keys: string[], target: string, message: InboxMessage): Promise<void> {
     for (const k of keys) this.handoverKeys.delete(k);
     this.dirty.delete(session);
     const full = session.jid.toString();
-    const entry: DirectoryEntry = { ...this.entryOf(session), n: msg.f };
-    // The reply first (FIFO on this connection): the new owner adopts before anything we forward.
-    await this.send(msg.f, { t: 're', r: msg.r, ok: true, s: encoded, keys });
+    const entry: DirectoryEntry = { ...this.entryOf(session), n: target };
+    await this.send(target, message);
     this.applyEntry(full, entry);
     const change: DirChange = { o: this.nodeId, k: 'set', j: full, e: entry };
-    const ownerValue = JSON.stringify({ n: msg.f, j: full });
+    const ownerValue = JSON.stringify({ n: target, j: full });
     await Promise.all([
       this.cmd.hset(this.keys.sessions(session.bare), session.jid.resource, JSON.stringify(entry)),
       this.cmd.srem(this.keys.nodeSessions(this.nodeId), full),
-      this.cmd.sadd(this.keys.nodeSessions(msg.f), full),
+      this.cmd.sadd(this.keys.nodeSessions(target), full),
       this.cmd.xadd(this.keys.dir, 'MAXLEN', '~', this.config.inboxMaxLen, '*', 'm', JSON.stringify(change)),
       ...keys.flatMap((k) => [
         this.cmd.set(this.keys.handoverKey(k), ownerValue),
         this.cmd.srem(this.keys.nodeHandoverKeys(this.nodeId), k),
-        this.cmd.sadd(this.keys.nodeHandoverKeys(msg.f), k),
+        this.cmd.sadd(this.keys.nodeHandoverKeys(target), k),
       ]),
     ]);
-    // Fence every live node (the new owner included) before the new owner releases held stanzas.
     const fenceId = randomBytes(9).toString('base64url');
     const waiting = new Set([...this.alive].filter((n) => n !== this.nodeId));
     const fence: PendingFence = {
       j: full,
-      newOwner: msg.f,
+      newOwner: target,
       waiting,
       timer: this.scheduler.setTimeout(() => void this.drained(fenceId), this.handoverTimeoutMs),
     };
     this.fences.set(fenceId, fence);
-    for (const n of waiting) await this.send(n, { t: 'fence', r: fenceId, f: this.nodeId, j: full, n: msg.f, e: entry });
-    this.logger.debug({ jid: full, to: msg.f }, 'cluster: session handed over');
+    for (const n of waiting) await this.send(n, { t: 'fence', r: fenceId, f: this.nodeId, j: full, n: target, e: entry });
+    this.logger.debug({ jid: full, to: target }, 'cluster: session handed over');
+  }
+
+  /**
+   * Clean stop of this node (before its sessions end): every session that has a hand-over key
+   * (XEP-0198 resumable) is given to another live node (round robin) — its stream, if any, is
+   * closed with `<system-shutdown/>` — so that its client resumes on any node once this one is
+   * gone (a rolling restart keeps sessions resumable). Sessions without a key end as usual.
+   * @returns how many sessions were given away
+   */
+  async evacuate(): Promise<number> {
+    const targets = [...this.alive].filter((n) => n !== this.nodeId).sort();
+    if (!this.running || targets.length === 0) return 0;
+    const sessions = new Set([...this.handoverKeys.values()].filter((s) => s.state !== 'ended'));
+    let given = 0;
+    for (const session of sessions) {
+      const target = targets[given % targets.length]!;
+      const keys = [...(this.keysOf.get(session) ?? [])];
+      try {
+        const encoded = await this.host.registry.depart(session, target, { condition: 'system-shutdown' });
+        if (!encoded) continue;
+        await this.moveTo(session, keys, target, { t: 'give', s: encoded, keys });
+        given++;
+      } catch (err) {
+        this.logger.error({ err, jid: session.jid.toString() }, 'cluster: giving a session away failed');
+      }
+    }
+    if (given) this.logger.info({ sessions: given, to: targets }, 'cluster: sessions given to other nodes before stopping');
+    return given;
   }
 
   private async drained(fenceId: string): Promise<void> {

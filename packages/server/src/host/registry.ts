@@ -143,13 +143,17 @@ export class SessionRegistryImpl implements SessionRegistry {
   // ================================================================== hand-over (cluster)
 
   /**
-   * Hands `session` over to another node (`SessionHandover.claim` there): detaches its stream and
-   * closes it with `<conflict/>` (stream events only), lets every `onDeparting` listener quiesce,
+   * Hands `session` over to another node (`SessionHandover.claim` there, or a node that stops):
+   * detaches its stream and closes it with `error` (default `<conflict/>`; stream events only), lets every `onDeparting` listener quiesce,
    * then removes the session from this node **without** `onEnded` and serialises it. Later sends
    * to the session object are refused; `movedTo` tells the router where it went.
    * @returns the encoded session, or undefined if it ended meanwhile
    */
-  async depart(session: SessionImpl, toNode: string): Promise<EncodedSession | undefined> {
+  async depart(
+    session: SessionImpl,
+    toNode: string,
+    error: StreamErrorSpec = { condition: 'conflict', text: 'Session resumed on another node' },
+  ): Promise<EncodedSession | undefined> {
     if (session.state === 'ended') return undefined;
     const previous = session.stream;
     if (previous) {
@@ -157,7 +161,7 @@ export class SessionRegistryImpl implements SessionRegistry {
       session.stream = undefined;
       session.state = 'detached';
       if (previous.state === 'open' || previous.state === 'opening') {
-        void previous.close({ error: { condition: 'conflict', text: 'Session resumed on another node' }, reason: 'resumed', endSession: false });
+        void previous.close({ error, reason: 'resumed', endSession: false });
       }
     }
     for (const l of this.hooks.sessionListeners) {
