@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import keepalive from '@strand/keepalive';
 import streamManagement from '@strand/stream-management';
 import { startServer, type RunningServer } from './helpers/server.js';
-import { header, RawClient } from './helpers/raw-client.js';
+import { RawClient } from './helpers/raw-client.js';
 
 const KA = 'urn:xmpp:keepalive:0';
 const SM = 'urn:xmpp:sm:3';
@@ -70,13 +70,7 @@ describe('@strand/keepalive + @strand/stream-management over real sockets', () =
 
     // Resume on a new connection (XEP-0198 §4).
     const r2 = await connect();
-    r2.send(header());
-    await r2.waitFor(/<\/stream:features>/);
-    r2.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from('\0alice\0secret').toString('base64')}</auth>`);
-    await r2.waitFor(/<success/);
-    const mark = r2.received.length;
-    r2.send(header());
-    await r2.waitFor(new RegExp(`[\\s\\S]{${mark}}[\\s\\S]*<\\/stream:features>`));
+    await r2.authenticate('alice');
     r2.send(`<resume xmlns='${SM}' previd='${smId}' h='0'/>`);
     await r2.waitFor(/<resumed [^>]*\/>/);
     const mark2 = r2.received.length;

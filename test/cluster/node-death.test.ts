@@ -12,7 +12,7 @@ import { startClusterEnv, startNode, type ClusterEnv } from '../helpers/cluster.
 import { freePort } from '../helpers/ports.js';
 import { Proc } from '../helpers/process.js';
 import { until } from '../helpers/presence-probe.js';
-import { header, RawClient } from '../helpers/raw-client.js';
+import { RawClient } from '../helpers/raw-client.js';
 import type { RunningServer } from '../helpers/server.js';
 import { startClient, xml, type TestXmpp } from '../helpers/xmpp.js';
 
@@ -102,13 +102,7 @@ describe('cluster: a node killed with SIGKILL', () => {
     // alice's client reconnects to node B and tries to resume: <failed/> at once, no hang
     const again = await RawClient.connect(b.ports.c2s);
     raws.push(again);
-    again.send(header());
-    await again.waitFor(/<\/stream:features>/);
-    again.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from('\0alice\0secret').toString('base64')}</auth>`);
-    await again.waitFor(/<success/);
-    const mark = again.received.length;
-    again.send(header());
-    await again.waitFor(new RegExp(`[\\s\\S]{${mark}}[\\s\\S]*<\\/stream:features>`));
+    await again.authenticate('alice');
     const askedAt = Date.now();
     again.send(`<resume xmlns='${SM}' previd='${smId}' h='0'/>`);
     const failed = await again.waitFor(/<failed [^>]*>[\s\S]*?<\/failed>/);

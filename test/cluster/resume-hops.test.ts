@@ -8,32 +8,13 @@ import { client, type Client } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
 import { KeepaliveInterval } from '@strand/keepalive';
 import { SessionRegistryImpl } from '@strand/server';
-import { startClusterEnv, startNode, type ClusterEnv } from '../helpers/cluster.js';
+import { startClusterEnv, startNode, startNodes, type ClusterEnv } from '../helpers/cluster.js';
 import { until } from '../helpers/presence-probe.js';
 import type { RunningServer } from '../helpers/server.js';
 import { startClient, xml, type TestXmpp } from '../helpers/xmpp.js';
+import { prng, rawSocket, smOf } from '../helpers/sm-client.js';
 
-/** Deterministic PRNG (mulberry32) so a failure is reproducible from the seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-/** The underlying Node socket of an @xmpp/client connection. */
-function rawSocket(xmpp: Client): { destroy(): void } {
-  let s = (xmpp as unknown as { socket?: unknown }).socket as { socket?: unknown; destroy?: () => void } | undefined;
-  while (s && typeof s.destroy !== 'function') s = s.socket as typeof s;
-  if (!s) throw new Error('no socket');
-  return s as { destroy(): void };
-}
-
-type Sm = { enabled: boolean; id: string; on(ev: string, fn: () => void): void; once(ev: string, fn: () => void): void };
 
 describe('cluster: resumption on another node', () => {
   let env: ClusterEnv;
@@ -44,9 +25,7 @@ describe('cluster: resumption on another node', () => {
 
   beforeAll(async () => {
     env = await startClusterEnv();
-    a = await startNode(env, 'a');
-    b = await startNode(env, 'b');
-    await until(() => a.server.cluster!.liveNodes.length === 2 && b.server.cluster!.liveNodes.length === 2, 'both nodes see each other', 5000);
+    [a, b] = (await startNodes(env, ['a', 'b'])) as [RunningServer, RunningServer];
   });
   afterAll(async () => {
     await alice?.stop().catch(() => undefined);
@@ -61,7 +40,7 @@ describe('cluster: resumption on another node', () => {
     const xmpp = (alice = client({ service: services[0], domain: 'localhost', resource: 'phone', username: 'alice', password: 'secret' }));
     xmpp.reconnect.delay = 5;
     xmpp.on('error', () => undefined);
-    const sm = (xmpp as unknown as { streamManagement: Sm }).streamManagement;
+    const sm = smOf(xmpp);
     const bodies: number[] = [];
     const violations: string[] = [];
     let resumes = 0;
@@ -123,7 +102,7 @@ describe('cluster: resumption on another node', () => {
       const xmpp = client({ service: `xmpp://localhost:${c.ports.c2s}`, domain: 'localhost', resource: 'phone', username: 'carol', password: 'secret' });
       xmpp.reconnect.delay = 5;
       xmpp.on('error', () => undefined);
-      const sm = (xmpp as unknown as { streamManagement: Sm }).streamManagement;
+      const sm = smOf(xmpp);
       const bodies: number[] = [];
       xmpp.on('stanza', (el: Element) => {
         if (el.is('message')) bodies.push(Number(el.getChildText('body')));

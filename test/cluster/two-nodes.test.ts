@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Element } from '@xmpp/xml';
 import { Redis } from 'ioredis';
-import { header, RawClient } from '../helpers/raw-client.js';
-import { startClusterEnv, startNode, type ClusterEnv } from '../helpers/cluster.js';
+import { RawClient } from '../helpers/raw-client.js';
+import { startClusterEnv, startNode, startNodes, type ClusterEnv } from '../helpers/cluster.js';
 import { DELAY, probeWith, subscribe, until } from '../helpers/presence-probe.js';
 import type { RunningServer } from '../helpers/server.js';
 import { startClient, xml, type TestXmpp } from '../helpers/xmpp.js';
@@ -35,9 +35,7 @@ describe('cluster: two nodes', () => {
 
   beforeAll(async () => {
     env = await startClusterEnv();
-    a = await startNode(env, 'a');
-    b = await startNode(env, 'b');
-    await until(() => a.server.cluster!.liveNodes.length === 2 && b.server.cluster!.liveNodes.length === 2, 'both nodes see each other', 5000);
+    [a, b] = (await startNodes(env, ['a', 'b'])) as [RunningServer, RunningServer];
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.stop()));
@@ -140,13 +138,7 @@ describe('cluster: two nodes', () => {
     r1.send('</stream:stream>'); // clean close: the session ends, its final h (1) is retained
     await r1.ended;
     const r2 = await RawClient.connect(b.ports.c2s);
-    r2.send(header());
-    await r2.waitFor(/<\/stream:features>/);
-    r2.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from('\0alice\0secret').toString('base64')}</auth>`);
-    await r2.waitFor(/<success/);
-    const mark = r2.received.length;
-    r2.send(header());
-    await r2.waitFor(new RegExp(`[\\s\\S]{${mark}}[\\s\\S]*<\\/stream:features>`));
+    await r2.authenticate('alice');
     r2.send(`<resume xmlns='${SM}' previd='${id}' h='0'/>`);
     expect(await r2.waitFor(/<failed [^>]*>/)).toContain(`<failed xmlns="${SM}" h="1">`);
     r2.destroy();

@@ -91,3 +91,15 @@ export function startNode(env: ClusterEnv, nodeId: string, options: NodeOptions 
     { plugins: CLUSTER_PLUGINS },
   );
 }
+
+/** Starts one node per id and resolves once every node sees all of them alive. */
+export async function startNodes(env: ClusterEnv, ids: string[], options: NodeOptions = {}): Promise<RunningServer[]> {
+  const nodes: RunningServer[] = [];
+  for (const id of ids) nodes.push(await startNode(env, id, options));
+  const deadline = Date.now() + 5000;
+  while (!nodes.every((n) => n.server.cluster!.liveNodes.length === ids.length)) {
+    if (Date.now() > deadline) throw new Error(`nodes ${ids.join(', ')} did not see each other`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return nodes;
+}

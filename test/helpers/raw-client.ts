@@ -81,8 +81,11 @@ export class RawClient {
     });
   }
 
-  /** Opens a c2s stream and logs in with SASL PLAIN over plaintext (loopback), then binds. */
-  async login(user: string, password = 'secret', resource = 'raw'): Promise<string> {
+  /**
+   * Opens a c2s stream, authenticates with SASL PLAIN over plaintext (loopback) and restarts the
+   * stream; resolves once the post-authentication features arrived (bind or `<resume/>` next).
+   */
+  async authenticate(user: string, password = 'secret'): Promise<void> {
     this.send(header());
     await this.waitFor(/<\/stream:features>/);
     const auth = Buffer.from(`\0${user}\0${password}`).toString('base64');
@@ -91,6 +94,11 @@ export class RawClient {
     const mark = this.received.length;
     this.send(header());
     await this.waitFor(new RegExp(`[\\s\\S]{${mark}}[\\s\\S]*<\\/stream:features>`));
+  }
+
+  /** {@link authenticate}, then binds `resource`. @returns the bound full JID */
+  async login(user: string, password = 'secret', resource = 'raw'): Promise<string> {
+    await this.authenticate(user, password);
     this.send(`<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
     const text = await this.waitFor(/<jid>([^<]+)<\/jid>/);
     return /<jid>([^<]+)<\/jid>/.exec(text)![1]!;

@@ -12,30 +12,12 @@ import type { Element } from '@xmpp/xml';
 import { Router, type Router as RouterT } from '@strand/core';
 import sm from '../../src/index.js';
 import { startServer, type RunningServer } from '../../../../test/helpers/server.js';
+import { prng, rawSocket, smOf, type ClientSm } from '../../../../test/helpers/sm-client.js';
 
-/** Deterministic PRNG (mulberry32) so a failure is reproducible from the seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** The underlying Node socket of an @xmpp/client connection (wrappers expose it as `.socket`). */
-function rawSocket(xmpp: Client): { destroy(): void } {
-  let s = (xmpp as unknown as { socket?: unknown }).socket as { socket?: unknown; destroy?: () => void } | undefined;
-  while (s && typeof s.destroy !== 'function') s = s.socket as typeof s;
-  if (!s) throw new Error('no socket');
-  return s as { destroy(): void };
-}
 
 interface SmClient {
   xmpp: Client;
-  sm: { enabled: boolean; id: string; on(ev: string, fn: () => void): void; once(ev: string, fn: () => void): void };
+  sm: ClientSm;
   bodies: number[];
   violations: string[];
   resumes: number;
@@ -51,7 +33,7 @@ async function startSmClient(port: number): Promise<SmClient> {
   });
   xmpp.reconnect.delay = 5;
   xmpp.on('error', () => undefined);
-  const sm = (xmpp as unknown as { streamManagement: SmClient['sm'] }).streamManagement;
+  const sm = smOf(xmpp);
   const c: SmClient = {
     xmpp,
     sm,
