@@ -34,22 +34,7 @@ export async function startRedis(): Promise<RedisInstance> {
     '--loglevel', 'notice',
   ]);
   const stop = async (): Promise<void> => {
-    if (!proc.exit) {
-      try {
-        process.kill(proc.pid, 'SIGTERM');
-      } catch {
-        /* already gone */
-      }
-      const killer = setTimeout(() => {
-        try {
-          process.kill(proc.pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }, 5000);
-      await proc.exited;
-      clearTimeout(killer);
-    }
+    await proc.terminate('SIGTERM', 5000);
     rmSync(dir, { recursive: true, force: true });
   };
   try {
