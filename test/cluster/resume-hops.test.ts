@@ -92,6 +92,10 @@ describe('cluster: resumption on another node', () => {
     };
     expect((await resumed(a)) + (await resumed(b))).toBe(20);
     expect(await resumed(a)).toBe(10); // every resumption landed on the other node
+    const metricsA = await (await fetch(`http://127.0.0.1:${a.ports.http}/metrics`)).text();
+    expect(metricsA).toContain('strand_cluster_handovers_total{direction="in",result="ok"} 10');
+    expect(metricsA).toContain('strand_cluster_handovers_total{direction="out",result="ok"} 10');
+    expect(metricsA).toMatch(/strand_cluster_live_nodes 2/);
   }, 60_000);
 
   it('a node stopping gracefully gives its resumable sessions away: the client resumes on another node', async () => {

@@ -237,6 +237,7 @@ export class StrandServer {
         this.logger,
         container.get<Clock>(Clock),
         container.get<Scheduler>(Scheduler),
+        container.get<Metrics>(Metrics),
       ));
       container.bind(RedisClusterImpl).toConstantValue(cluster);
       container.bind(ClusterLinkToken).toConstantValue(cluster);

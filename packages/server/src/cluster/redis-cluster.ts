@@ -45,7 +45,11 @@ import {
   type Clock,
   type Element,
   type JsonValue,
+  type CounterMetric,
+  type GaugeMetric,
+  type HistogramMetric,
   type Logger,
+  type Metrics,
   type Scheduler,
   type SendResult,
   type Session,
@@ -189,15 +193,39 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
   private lastInbox = '0-0';
   private lastDir = '0-0';
 
+  private readonly metrics: {
+    forwarded: CounterMetric;
+    received: CounterMetric;
+    handovers: CounterMetric;
+    handoverSeconds: HistogramMetric;
+    reaped: CounterMetric;
+    liveNodes: GaugeMetric;
+    remoteSessions: GaugeMetric;
+  };
+
+  /**
+   * @param metrics registry for the `strand_cluster_*` metrics (optional: tests)
+   */
   constructor(
     private readonly config: ClusterConfig,
     private readonly logger: Logger,
     private readonly clock: Clock,
     private readonly scheduler: Scheduler,
+    metrics?: Metrics,
   ) {
     this.nodeId = config.nodeId;
     this.keys = new ClusterKeys(config.keyPrefix);
     this.alive.add(this.nodeId);
+    const none = { inc() {}, dec() {}, set() {}, observe() {} };
+    this.metrics = {
+      forwarded: metrics?.counter('strand_cluster_forwarded_stanzas_total', 'Stanzas forwarded to another node') ?? none,
+      received: metrics?.counter('strand_cluster_received_stanzas_total', 'Stanzas received from other nodes') ?? none,
+      handovers: metrics?.counter('strand_cluster_handovers_total', 'Session hand-overs by direction and result', ['direction', 'result']) ?? none,
+      handoverSeconds: metrics?.histogram('strand_cluster_claim_seconds', 'Time to claim a session from another node', [], [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 5]) ?? none,
+      reaped: metrics?.counter('strand_cluster_reaped_sessions_total', 'Sessions of dead nodes removed by this node') ?? none,
+      liveNodes: metrics?.gauge('strand_cluster_live_nodes', 'Nodes with a heartbeat, this one included') ?? none,
+      remoteSessions: metrics?.gauge('strand_cluster_remote_sessions', 'Sessions on other nodes in the directory replica') ?? none,
+    };
   }
 
   private get ttlMs(): number {
@@ -310,6 +338,8 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     for (const m of others) this.known.add(m);
     const died = [...this.alive].filter((m) => !alive.has(m));
     this.alive = alive;
+    this.metrics.liveNodes.set({}, alive.size);
+    this.metrics.remoteSessions.set({}, this.replica.size);
     for (const m of died) this.logger.warn({ node: m }, 'cluster: node is dead (no heartbeat)');
     for (const m of others) if (!alive.has(m)) await this.reap(m, false);
   }
@@ -402,6 +432,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
 
   /** A stanza for a session that should be here. */
   private async onDeliver(msg: Extract<InboxMessage, { t: 'd' }>): Promise<void> {
+    this.metrics.received.inc();
     let stanza: Element;
     try {
       stanza = parseXml(msg.x);
@@ -461,6 +492,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     };
     try {
       await this.send(node, msg);
+      this.metrics.forwarded.inc();
       return 'written';
     } catch (err) {
       this.logger.error({ err, node }, 'cluster: forwarding a stanza failed');
@@ -631,6 +663,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
       }
       if (deleted === 0) continue;
       reaped++;
+      if (!own) this.metrics.reaped.inc();
       const change: DirChange = { o: this.nodeId, k: 'del', j: full, n: id };
       await this.cmd.xadd(this.keys.dir, 'MAXLEN', '~', this.config.inboxMaxLen, '*', 'm', JSON.stringify(change));
       const r = this.replica.get(full);
@@ -711,9 +744,19 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
       return undefined;
     }
     if (bare !== undefined && tryParseJid(owner.j)?.bare().toString() !== bare) return undefined;
-    if (owner.n === this.nodeId || !this.alive.has(owner.n)) return undefined; // stale, or its node is dead
+    if (owner.n === this.nodeId || !this.alive.has(owner.n)) {
+      this.metrics.handovers.inc({ direction: 'in', result: 'node-dead' });
+      return undefined; // stale, or its node is dead
+    }
     const r = randomBytes(9).toString('base64url');
-    return new Promise<SessionImpl | undefined>((resolve) => {
+    const started = process.hrtime.bigint();
+    const done = (session: SessionImpl | undefined, result: string): SessionImpl | undefined => {
+      this.metrics.handovers.inc({ direction: 'in', result });
+      if (session) this.metrics.handoverSeconds.observe({}, Number(process.hrtime.bigint() - started) / 1e9);
+      return session;
+    };
+    return new Promise<SessionImpl | undefined>((settle) => {
+      const resolve = (session: SessionImpl | undefined, result = session ? 'ok' : 'refused'): void => void settle(done(session, result));
       const pending: PendingRequest = {
         settled: false,
         resolve,
@@ -722,7 +765,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
           if (pending.settled) return;
           pending.settled = true;
           this.logger.warn({ node: owner.n }, 'cluster: hand-over timed out');
-          resolve(undefined);
+          resolve(undefined, 'timeout');
         }, this.handoverTimeoutMs),
       };
       this.requests.set(r, pending);
@@ -732,7 +775,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
         pending.timer.cancel();
         if (!pending.settled) {
           pending.settled = true;
-          resolve(undefined);
+          resolve(undefined, 'error');
         }
       });
       // A reply that never comes is forgotten after a long grace period.
@@ -768,6 +811,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     const encoded = await this.host.registry.depart(session, msg.f);
     if (!encoded) return this.send(msg.f, { t: 're', r: msg.r, ok: false });
     await this.moveTo(session, keys, msg.f, { t: 're', r: msg.r, ok: true, s: encoded, keys });
+    this.metrics.handovers.inc({ direction: 'out', result: 'ok' });
   }
 
   /**
@@ -828,6 +872,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
         const encoded = await this.host.registry.depart(session, target, { condition: 'system-shutdown' });
         if (!encoded) continue;
         await this.moveTo(session, keys, target, { t: 'give', s: encoded, keys });
+        this.metrics.handovers.inc({ direction: 'out', result: 'given' });
         given++;
       } catch (err) {
         this.logger.error({ err, jid: session.jid.toString() }, 'cluster: giving a session away failed');
