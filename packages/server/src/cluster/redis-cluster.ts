@@ -102,8 +102,15 @@ type InboxMessage =
   /** End the session of `j` with `<conflict/>` (the resource was bound on another node). */
   | { t: 'kick'; j: string };
 
-/** Directory feed entries. */
-type DirChange = { o: string; k: 'set'; j: string; e: DirectoryEntry } | { o: string; k: 'del'; j: string; n: string };
+/**
+ * Directory feed entries: a session entry set or deleted, or node `o` joined (alive from now on,
+ * without waiting for the next liveness check) or left cleanly.
+ */
+type DirChange =
+  | { o: string; k: 'set'; j: string; e: DirectoryEntry }
+  | { o: string; k: 'del'; j: string; n: string }
+  | { o: string; k: 'join' }
+  | { o: string; k: 'leave' };
 
 /** What the cluster needs of the host, handed over at {@link RedisClusterImpl.start}. */
 export interface ClusterHost {
@@ -254,6 +261,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     await this.reap(this.nodeId, true);
     await this.cmd.set(this.keys.node(this.nodeId), this.incarnation, 'PX', this.ttlMs);
     await this.cmd.sadd(this.keys.nodes, this.nodeId);
+    await this.announce('join');
     await this.checkNodes();
     this.running = true;
     this.loop = this.readLoop();
@@ -280,6 +288,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
       await this.reap(this.nodeId, true);
       await this.cmd.del(this.keys.node(this.nodeId));
       await this.cmd.srem(this.keys.nodes, this.nodeId);
+      await this.announce('leave');
     } catch (err) {
       this.logger.warn({ err }, 'cluster: leaving cleanly failed');
     }
@@ -319,6 +328,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
       this.logger.warn({ nodeId: this.nodeId }, 'cluster: our heartbeat had expired; joining again and republishing our sessions');
     }
     await this.cmd.sadd(this.keys.nodes, this.nodeId);
+    await this.announce('join');
     for (const s of this.host.registry.all()) this.published(s);
     for (const [key, s] of this.handoverKeys) {
       if (s.state === 'ended') continue;
@@ -581,11 +591,30 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
 
   private onDirChange(change: DirChange): void {
     if (change.o === this.nodeId) return; // applied locally already
-    if (change.k === 'set') this.applyEntry(change.j, change.e);
-    else {
-      const r = this.replica.get(change.j);
-      if (r && r.node === change.n) this.dropEntry(change.j);
+    switch (change.k) {
+      case 'set':
+        return this.applyEntry(change.j, change.e);
+      case 'del': {
+        const r = this.replica.get(change.j);
+        if (r && r.node === change.n) this.dropEntry(change.j);
+        return;
+      }
+      case 'join':
+        this.alive.add(change.o);
+        this.known.add(change.o);
+        this.metrics.liveNodes.set({}, this.alive.size);
+        return;
+      case 'leave':
+        this.alive.delete(change.o);
+        this.metrics.liveNodes.set({}, this.alive.size);
+        return;
     }
+  }
+
+  /** Tells every node at once that this node joined or leaves (see {@link DirChange}). */
+  private announce(k: 'join' | 'leave'): Promise<unknown> {
+    const change: DirChange = { o: this.nodeId, k };
+    return this.cmd.xadd(this.keys.dir, 'MAXLEN', '~', this.config.inboxMaxLen, '*', 'm', JSON.stringify(change));
   }
 
   private applyEntry(full: string, entry: DirectoryEntry): void {
