@@ -4,7 +4,7 @@
  * and PostgreSQL, one SM throughput run with the sender on node a and the receiver on node a
  * (same) and then on node b (cross), printing per node CPU, Redis `INFO commandstats` deltas and
  * PostgreSQL statement counters (`pg_stat_database`, `pg_stat_user_tables`) for each run.
- *   node bench/cluster-hop-probe.mjs [--messages 2000] [--port-base 16322]
+ *   node bench/cluster-hop-probe.mjs [--messages 2000] [--port-base 16322] [--node-args=--cpu-prof,--cpu-prof-dir=DIR]
  * Processes are stopped by PID at the end (also on errors); bounded by a 180 s time limit.
  */
 import { parseArgs } from 'node:util';
@@ -14,12 +14,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StrandServer } from './lib/servers.mjs';
 import { throughput } from './lib/workloads.mjs';
-import { cpuSeconds } from './lib/proc.mjs';
+import { cpuSeconds, sleep } from './lib/proc.mjs';
 import { startRedis, startPostgres, PG_USER } from './lib/services.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '..');
-const { values } = parseArgs({ options: { messages: { type: 'string', default: '2000' }, 'port-base': { type: 'string', default: '16322' } } });
+const { values } = parseArgs({ options: { messages: { type: 'string', default: '2000' }, 'port-base': { type: 'string', default: '16322' }, 'node-args': { type: 'string', default: '' } } });
 const messages = Number(values.messages);
 const base = Number(values['port-base']);
 const log = (m) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${m}\n`);
@@ -90,9 +90,10 @@ try {
     });
     s.name = `strand-${id}`;
     nodes.push(s);
-    await s.start({ name: 'probe', nodeArgs: [] });
+    await s.start({ name: 'probe', nodeArgs: values['node-args'].split(',').filter(Boolean) });
   }
   const facade = { port: base, pids: nodes.map((n) => n.pid) };
+  await sleep(4500); // the other node must have seen this one join (see cluster-join-repro.mjs)
   for (const [k, receiver] of [['same', base], ['cross', base + 1], ['same', base], ['cross', base + 1]]) {
     const r0 = redisStats();
     const p0 = pgStats();

@@ -554,7 +554,10 @@ function finish(problem) {
   const meta = {
     date: startedAt.toISOString(),
     durationS: Math.round((Date.now() - startedAt.getTime()) / 1000),
-    command: process.env.BENCH_COMMAND || `node bench/cluster.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+    command:
+      process.env.npm_lifecycle_event === 'bench:cluster'
+        ? `npm run bench:cluster${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`
+        : `node bench/cluster.mjs ${process.argv.slice(2).join(' ')}`.trim(),
     versions: { strand: strandVersion(), node: process.version, 'redis-server': redisVersion(), postgres: postgresVersion() },
     git: gitRev(),
     machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`,
