@@ -4,7 +4,9 @@
  * and PostgreSQL, one SM throughput run with the sender on node a and the receiver on node a
  * (same) and then on node b (cross), printing per node CPU, Redis `INFO commandstats` deltas and
  * PostgreSQL statement counters (`pg_stat_database`, `pg_stat_user_tables`) for each run.
- *   node bench/cluster-hop-probe.mjs [--messages 2000] [--port-base 16322] [--node-args=--cpu-prof,--cpu-prof-dir=DIR]
+ * Then `--logins` logins (and closes), all on node a, with the CPU of each node: node b's share
+ * is the cost of keeping its directory replica up to date.
+ *   node bench/cluster-hop-probe.mjs [--messages 2000] [--logins 500] [--port-base 16322] [--node-args=--cpu-prof,--cpu-prof-dir=DIR]
  * Processes are stopped by PID at the end (also on errors); bounded by a 180 s time limit.
  */
 import { parseArgs } from 'node:util';
@@ -13,14 +15,15 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StrandServer } from './lib/servers.mjs';
-import { throughput } from './lib/workloads.mjs';
+import { throughput, WorkerPool, loginSessions } from './lib/workloads.mjs';
 import { cpuSeconds, sleep } from './lib/proc.mjs';
 import { startRedis, startPostgres, PG_USER } from './lib/services.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '..');
-const { values } = parseArgs({ options: { messages: { type: 'string', default: '2000' }, 'port-base': { type: 'string', default: '16322' }, 'node-args': { type: 'string', default: '' } } });
+const { values } = parseArgs({ options: { messages: { type: 'string', default: '2000' }, 'port-base': { type: 'string', default: '16322' }, 'node-args': { type: 'string', default: '' }, logins: { type: 'string', default: '500' } } });
 const messages = Number(values.messages);
+const logins = Number(values.logins);
 const base = Number(values['port-base']);
 const log = (m) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${m}\n`);
 const workDir = join(HERE, '.work', 'cluster-probe');
@@ -80,7 +83,7 @@ try {
       workDir: join(workDir, `node-${id}`),
       repo: REPO,
       log,
-      users: i === 0 ? 4 : 0,
+      users: i === 0 ? logins : 0,
       ackEvery: 100,
       keepaliveInterval: 60,
       strandStorageYaml: `{ kind: postgres, url: "${pg.url}", poolSize: 10 }`,
@@ -121,6 +124,24 @@ try {
       psql('DELETE FROM offline');
     }
     console.log(`received ${x.received ?? x.messages} of ${messages}; errors at sender ${x.errorsAtSender}`);
+  }
+  for (let rep = 0; rep < 2; rep++) {
+    const pool = new WorkerPool(2, log);
+    try {
+      const r0 = redisStats();
+      const c0 = nodes.map((n) => cpuSeconds(n.pid));
+      const r = await loginSessions(pool, { port: base, pid: nodes[0].pid }, { n: logins, sm: true, concurrency: 32, timeoutMs: 30000, resource: `l${rep}` });
+      const c1 = nodes.map((n) => cpuSeconds(n.pid));
+      await pool.all(() => ({ cmd: 'close' }));
+      await sleep(500);
+      const c2 = nodes.map((n) => cpuSeconds(n.pid));
+      const r1 = redisStats();
+      const ms = (x) => `${((1000 * x) / logins).toFixed(3)} ms`;
+      console.log(`\n== ${logins} logins on node a: ${Math.round(r.ok / r.seconds)}/s; CPU per login: a ${ms(c1[0] - c0[0])}, b ${ms(c1[1] - c0[1])}; per close: a ${ms(c2[0] - c1[0])}, b ${ms(c2[1] - c1[1])}`);
+      console.log(`redis commands (logins + closes): ${JSON.stringify(diff(r0, r1))}`);
+    } finally {
+      await pool.stop();
+    }
   }
 } finally {
   await cleanup();
