@@ -1,7 +1,8 @@
 /**
  * A load-client worker process (forked by run.mjs): logs in a share of the idle sessions and
  * holds them until told to close. Commands arrive over IPC:
- *   { cmd: 'login', port, users: [name…], password, resource, sm, keepalive, concurrency }
+ *   { cmd: 'login', port, ports?, users: [name…], password, resource, sm, keepalive, concurrency }
+ *   (with `ports`, the users are spread round-robin over them: the nodes of a cluster)
  *   { cmd: 'close' }   graceful close of every session
  *   { cmd: 'stats' }
  * Times are `process.hrtime.bigint()` values (CLOCK_MONOTONIC, comparable across processes).
@@ -17,7 +18,7 @@ function send(msg) {
   process.send?.(msg);
 }
 
-async function loginAll({ port, users, password, resource, sm, keepalive, concurrency, timeoutMs }) {
+async function loginAll({ port, ports, users, password, resource, sm, keepalive, concurrency, timeoutMs }) {
   let next = 0;
   let ok = 0;
   let failed = 0;
@@ -25,8 +26,8 @@ async function loginAll({ port, users, password, resource, sm, keepalive, concur
   const errors = [];
   const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
-  const one = async (username) => {
-    const c = new XmppConn({ port, timeoutMs });
+  const one = async (username, k) => {
+    const c = new XmppConn({ port: ports?.length ? ports[k % ports.length] : port, timeoutMs });
     try {
       await c.login({ username, password, resource, sm, resume: true });
       if (keepalive > 0) {
@@ -59,8 +60,8 @@ async function loginAll({ port, users, password, resource, sm, keepalive, concur
   };
   const worker = async () => {
     while (next < users.length) {
-      const u = users[next++];
-      await one(u);
+      const k = next++;
+      await one(users[k], k);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));

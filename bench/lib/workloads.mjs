@@ -22,10 +22,25 @@ export const percentile = (xs, p) => {
   return a[Math.min(a.length - 1, Math.ceil((p / 100) * a.length) - 1)];
 };
 
+/**
+ * CPU seconds of the measured server: the sum over `server.pids` when set (the nodes of a
+ * cluster, bench/cluster.mjs), else `server.pid`.
+ */
+export function serverCpuSeconds(server) {
+  if (!server.pids) return cpuSeconds(server.pid);
+  return server.pids.reduce((s, pid) => s + (cpuSeconds(pid) ?? 0), 0);
+}
+
+/** CPU seconds of auxiliary processes (`server.auxCpu = { redis: () => s, … }`), reported apart. */
+function auxCpu(server) {
+  return Object.fromEntries(Object.entries(server.auxCpu ?? {}).map(([k, f]) => [k, f()]));
+}
+const auxDelta = (a0, a1) => Object.fromEntries(Object.keys(a1).map((k) => [k, a1[k] - a0[k]]));
+
 // ---------------------------------------------------------------------------------------------
 // worker pool for many idle sessions
 
-class WorkerPool {
+export class WorkerPool {
   constructor(n, log) {
     this.log = log;
     this.workers = Array.from({ length: n }, () => {
@@ -74,13 +89,19 @@ function shares(from, n, k) {
   return out;
 }
 
-async function loginSessions(pool, server, { n, from = 0, sm = true, keepalive = 0, concurrency, timeoutMs, resource = 'idle' }) {
+/**
+ * Logs in users [from, from+n) over the pool's workers. With `server.ports` (a cluster) each
+ * worker spreads its users round-robin over those ports.
+ */
+export async function loginSessions(pool, server, { n, from = 0, sm = true, keepalive = 0, concurrency, timeoutMs, resource = 'idle' }) {
   const parts = shares(from, n, pool.workers.length);
   const per = Math.max(1, Math.round(concurrency / pool.workers.length));
-  const cpu0 = cpuSeconds(server.pid);
+  const aux0 = auxCpu(server);
+  const cpu0 = serverCpuSeconds(server);
   const replies = await pool.all((i) => ({
     cmd: 'login',
     port: server.port,
+    ports: server.ports,
     users: parts[i],
     password: PASSWORD,
     resource,
@@ -89,7 +110,8 @@ async function loginSessions(pool, server, { n, from = 0, sm = true, keepalive =
     concurrency: per,
     timeoutMs,
   }));
-  const cpu1 = cpuSeconds(server.pid);
+  const cpu1 = serverCpuSeconds(server);
+  const aux1 = auxCpu(server);
   const bad = replies.find((r) => r.type !== 'loggedIn');
   if (bad) throw new Error(`load worker failed: ${bad.message}`);
   const t0 = replies.reduce((m, r) => (BigInt(r.t0) < m ? BigInt(r.t0) : m), BigInt(replies[0].t0));
@@ -102,6 +124,7 @@ async function loginSessions(pool, server, { n, from = 0, sm = true, keepalive =
     kaAccepted: replies.reduce((s, r) => s + r.kaAccepted, 0),
     seconds: Number(t1 - t0) / 1e9,
     serverCpuS: cpu1 - cpu0,
+    auxCpuS: auxDelta(aux0, aux1),
     clientCpuS: replies.reduce((s, r) => s + r.clientCpuS, 0),
   };
 }
@@ -185,10 +208,11 @@ export async function idle(server, o, n) {
 // ---------------------------------------------------------------------------------------------
 // 2. throughput: one sender → one receiver
 
-export async function throughput(server, o, { sm, rep }) {
+/** `ports`: optional `{ sender, receiver }` c2s ports (bench/cluster.mjs: same or different nodes). */
+export async function throughput(server, o, { sm, rep, ports }) {
   const resource = `tp${rep}${sm ? 's' : 'n'}`;
-  const sender = new XmppConn({ port: server.port, timeoutMs: 20000 });
-  const receiver = new XmppConn({ port: server.port, timeoutMs: 20000 });
+  const sender = new XmppConn({ port: ports?.sender ?? server.port, timeoutMs: 20000 });
+  const receiver = new XmppConn({ port: ports?.receiver ?? server.port, timeoutMs: 20000 });
   try {
     await receiver.login({ username: userName(1), password: PASSWORD, resource, sm, resume: true });
     await sender.login({ username: userName(0), password: PASSWORD, resource, sm, resume: true });
@@ -244,7 +268,8 @@ export async function throughput(server, o, { sm, rep }) {
       if (localName(name) === 'error') problem('sender', streamErrorText(raw));
       else if (attr(raw, 'type') === 'error') errorsAtSender++;
     });
-    const cpu0 = cpuSeconds(server.pid);
+    const aux0 = auxCpu(server);
+    const cpu0 = serverCpuSeconds(server);
     const ccpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     topUp();
@@ -252,7 +277,8 @@ export async function throughput(server, o, { sm, rep }) {
     const timeout = new Promise((r) => (timer = setTimeout(() => r('timeout'), o.throughputTimeoutMs)));
     const outcome = await Promise.race([done.then(() => 'done'), timeout]);
     clearTimeout(timer);
-    const cpu1 = cpuSeconds(server.pid);
+    const cpu1 = serverCpuSeconds(server);
+    const aux1 = auxCpu(server);
     const ccpu = process.cpuUsage(ccpu0);
     if (outcome !== 'done' || streamProblem || received < total) {
       const note = streamProblem ?? `timed out after ${o.throughputTimeoutMs} ms`;
@@ -270,6 +296,7 @@ export async function throughput(server, o, { sm, rep }) {
       serverCpuS: cpuS,
       msgsPerCpuSec: cpuS > 0 ? total / cpuS : undefined,
       serverCpuPct: (100 * cpuS) / seconds,
+      auxCpuS: auxDelta(aux0, aux1),
       clientCpuPct: (100 * (ccpu.user + ccpu.system)) / 1e6 / seconds,
       errorsAtSender,
       receiverAcksSent: sm ? receiver.hIn : undefined,
@@ -283,11 +310,17 @@ export async function throughput(server, o, { sm, rep }) {
 // ---------------------------------------------------------------------------------------------
 // 3. resume: burst, cut, reconnect, PLAIN, <resume/>
 
+/**
+ * `o.resumePorts` (bench/cluster.mjs): the receiver logs in on the first port and reconnects in
+ * round r to `resumePorts[(r + 1) % length]` (two ports: A→B, B→A, …); `o.resumeSenderPort`: the
+ * sender's port. Both default to `server.port`.
+ */
 export async function resume(server, o) {
   const resource = 'resume';
   const recvUser = userName(1);
-  const sender = new XmppConn({ port: server.port, timeoutMs: 20000 });
-  let receiver = new XmppConn({ port: server.port, timeoutMs: 20000 });
+  const ports = o.resumePorts?.length ? o.resumePorts : [server.port];
+  const sender = new XmppConn({ port: o.resumeSenderPort ?? server.port, timeoutMs: 20000 });
+  let receiver = new XmppConn({ port: ports[0], timeoutMs: 20000 });
   const seen = new Map(); // id -> count
   const expected = [];
   const latencies = [];
@@ -342,7 +375,8 @@ export async function resume(server, o) {
       // messages sent while the receiver is away (the server may not have noticed the cut yet)
       if (gap.length) sender.write(gap.map((id) => `<message to='${to}' type='chat' id='${id}'><body>gap</body></message>`).join(''));
       await sleep(o.resumeGapMs);
-      const next = new XmppConn({ port: server.port, timeoutMs: 20000 });
+      const port = ports[(round + 1) % ports.length];
+      const next = new XmppConn({ port, timeoutMs: 20000 });
       const t0 = process.hrtime.bigint();
       let r;
       try {
@@ -360,7 +394,7 @@ export async function resume(server, o) {
         if (failedResumes <= 3) notes.push(`round ${round}: resume failed: ${String(r.failed).slice(0, 200)}`);
         // carry on with a fresh session so later rounds still measure something
         next.destroy();
-        receiver = new XmppConn({ port: server.port, timeoutMs: 20000 });
+        receiver = new XmppConn({ port, timeoutMs: 20000 });
         await receiver.login({ username: recvUser, password: PASSWORD, resource, sm: true, resume: true });
         receiver.setHandler(onStanza);
         relogins++;
