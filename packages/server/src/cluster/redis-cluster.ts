@@ -382,8 +382,9 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
           const raw = fields[1];
           if (raw === undefined) continue;
           try {
-            if (isInbox) await this.onInbox(JSON.parse(raw) as InboxMessage);
-            else this.onDirChange(JSON.parse(raw) as DirChange);
+            if (!isInbox) this.onDirChange(JSON.parse(raw) as DirChange);
+            else if (fields[0] === 'b') for (const m of JSON.parse(raw) as InboxMessage[]) await this.onInboxSafe(m);
+            else await this.onInbox(JSON.parse(raw) as InboxMessage);
           } catch (err) {
             this.logger.error({ err, stream }, 'cluster: handling a message failed');
           }
@@ -392,8 +393,51 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     }
   }
 
-  private async send(node: string, msg: InboxMessage): Promise<void> {
-    await this.cmd.xadd(this.keys.inbox(node), 'MAXLEN', '~', this.config.inboxMaxLen, '*', 'm', JSON.stringify(msg));
+  /** Messages to other nodes not yet written, in the order they were sent. */
+  private outbox: Array<{ node: string; json: string; done: (err?: unknown) => void }> = [];
+  private outboxScheduled = false;
+
+  /**
+   * Sends `msg` to `node`'s inbox. Messages sent in the same tick are written together: each run of
+   * consecutive messages to one node becomes one stream entry (field `b`, a JSON array; a single
+   * message: field `m`), in the order they were sent, so one writer's messages keep their order
+   * (the hand-over protocol relies on it) while a burst costs one command and one wake-up of the
+   * reader instead of one per stanza.
+   * @returns resolves once Redis stored the entry; rejects with its error
+   */
+  private send(node: string, msg: InboxMessage): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.outbox.push({ node, json: JSON.stringify(msg), done: (err) => (err === undefined ? resolve() : reject(err)) });
+      if (this.outboxScheduled) return;
+      this.outboxScheduled = true;
+      setImmediate(this.flushOutbox);
+    });
+  }
+
+  private readonly flushOutbox = (): void => {
+    this.outboxScheduled = false;
+    const out = this.outbox;
+    this.outbox = [];
+    for (let i = 0; i < out.length; ) {
+      let j = i + 1;
+      while (j < out.length && out[j]!.node === out[i]!.node) j++;
+      const run = out.slice(i, j);
+      const [field, value] = run.length === 1 ? ['m', run[0]!.json] : ['b', `[${run.map((r) => r.json).join(',')}]`];
+      this.cmd.xadd(this.keys.inbox(out[i]!.node), 'MAXLEN', '~', this.config.inboxMaxLen, '*', field, value).then(
+        () => run.forEach((r) => r.done()),
+        (err: unknown) => run.forEach((r) => r.done(err ?? new Error('XADD failed'))),
+      );
+      i = j;
+    }
+  };
+
+  /** {@link onInbox} for one message of a batch: a failure does not skip the rest. */
+  private async onInboxSafe(msg: InboxMessage): Promise<void> {
+    try {
+      await this.onInbox(msg);
+    } catch (err) {
+      this.logger.error({ err }, 'cluster: handling a message failed');
+    }
   }
 
   private async onInbox(msg: InboxMessage): Promise<void> {
@@ -487,9 +531,11 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
   }
 
   /**
-   * Forwards `stanza` to the session of `full` on `node`.
-   * @returns `'written'` once the stanza is in that node's inbox, `'refused'` when Redis refused
-   *   it (the caller re-routes it like for an unavailable resource: nothing is lost silently)
+   * Forwards `stanza` to the session of `full` on `node`: queued for that node's inbox behind
+   * everything sent before it (see {@link send}).
+   * @returns `'written'` at once: the node takes responsibility. If Redis refuses the entry, the
+   *   stanza is routed on this node like one for an unavailable resource (RFC 6121 §8.5.3.2:
+   *   offline storage for messages, an error for iqs): nothing is lost silently.
    */
   async forward(node: string, full: string, stanza: Element, routing: HostRouteOptions = {}, fw = false): Promise<SendResult> {
     const msg: InboxMessage = {
@@ -500,14 +546,18 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
       ...(routing.originalTime !== undefined ? { o: routing.originalTime } : {}),
       ...(fw ? { fw: 1 as const } : {}),
     };
-    try {
-      await this.send(node, msg);
-      this.metrics.forwarded.inc();
-      return 'written';
-    } catch (err) {
-      this.logger.error({ err, node }, 'cluster: forwarding a stanza failed');
-      return 'refused';
-    }
+    // Not awaited: the stanza is queued in order behind everything sent before it, and the sender's
+    // stream goes on with its next stanza at once. Should Redis refuse it, it is routed here like a
+    // stanza for an unavailable resource (offline storage or an error), never dropped silently.
+    this.send(node, msg).then(
+      () => this.metrics.forwarded.inc(),
+      (err: unknown) => {
+        this.logger.error({ err, node }, 'cluster: forwarding a stanza failed; routing it as undeliverable');
+        const to = tryParseJid(full);
+        if (to) void this.host.router.resourceUnavailable(stanza, to, { ...routing, hops: MAX_CLUSTER_HOPS }).catch(() => undefined);
+      },
+    );
+    return Promise.resolve('written');
   }
 
   // ================================================================== directory
