@@ -90,7 +90,7 @@ try {
   const r2 = await attempt(`after-${(ttl / 3 + 1).toFixed(1)}s`);
   console.log(
     r1.got
-      ? 'not reproduced this time (node a ran its heartbeat check between the start of b and the message)'
+      ? 'not reproduced: delivered right after node b joined (nodes announce themselves on the directory feed; it used to wait for node a\'s next heartbeat check)'
       : `REPRODUCED: right after node b joined, a message to an online session on b went to offline storage (${r1.offline} row); after the wait: ${r2.got ? 'delivered' : 'still not delivered'}`,
   );
 } finally {
