@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Element } from '@xmpp/xml';
 import { Redis } from 'ioredis';
+import { SessionRegistryImpl } from '@strand/server';
 import { RawClient } from '../helpers/raw-client.js';
 import { startClusterEnv, startNode, startNodes, type ClusterEnv } from '../helpers/cluster.js';
 import { DELAY, probeWith, subscribe, until } from '../helpers/presence-probe.js';
@@ -170,5 +171,25 @@ describe('cluster: two nodes', () => {
     } finally {
       redis.disconnect();
     }
+  });
+
+  it('resuming on node B a session whose stream on node A is still open: A closes it with <conflict/>', async () => {
+    const SM = 'urn:xmpp:sm:3';
+    const old = await RawClient.connect(a.ports.c2s);
+    await old.login('alice', 'secret', 'laptop');
+    old.send(`<enable xmlns='${SM}' resume='true'/>`);
+    const id = /<enabled [^>]*id="([^"]+)"/.exec(await old.waitFor(/<enabled [^>]*\/>/))![1]!;
+    old.send(`<iq type='get' id='p2' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    await old.waitFor(/id="p2"/);
+    const fresh = await RawClient.connect(b.ports.c2s);
+    await fresh.authenticate('alice');
+    fresh.send(`<resume xmlns='${SM}' previd='${id}' h='1'/>`);
+    expect(await fresh.waitFor(/<resumed [^>]*\/>/)).toMatch(new RegExp(`<resumed xmlns="${SM}" h="1" previd="${id}"/>`));
+    await old.waitFor(/<stream:error><conflict xmlns="urn:ietf:params:xml:ns:xmpp-streams"\/>/);
+    // the session now lives on node B, bound to the same full JID
+    expect(b.server.container.get(SessionRegistryImpl).getLocal('alice@localhost/laptop')?.stream).toBeDefined();
+    expect(a.server.container.get(SessionRegistryImpl).getLocal('alice@localhost/laptop')).toBeUndefined();
+    old.destroy();
+    fresh.destroy();
   });
 });
