@@ -104,6 +104,16 @@ type Item =
 const QUEUE_HIGH_WATER = 100;
 /** Elements delivered in a row before yielding to the event loop (fairness between streams). */
 const YIELD_EVERY = 32;
+
+/**
+ * While a stream still has parsed input waiting (its own backlog), what its processing writes is
+ * kept for one more tick — up to this many characters and {@link COALESCE_MAX_MS} — so that the
+ * answers to a burst of requests (XEP-0198 `<a/>` to `<r/>`, iq results) leave in one socket write
+ * instead of one per fairness yield.
+ */
+const COALESCE_MAX_CHARS = 16_384;
+/** Longest time, in **ms**, a batch is held back by {@link COALESCE_MAX_CHARS}' rule. */
+const COALESCE_MAX_MS = 2;
 const CLOSE_TAG = '</stream:stream>';
 
 /** A fresh stream id: 128 random bits, base64url (RFC 6120 §4.7.3). */
@@ -493,6 +503,7 @@ export class XmlStreamImpl implements XmlStream {
       }
     } finally {
       this.pumping = false;
+      if (this.flushWhenIdle) this.flushWrites();
     }
   }
 
@@ -561,6 +572,14 @@ export class XmlStreamImpl implements XmlStream {
     return true;
   }
 
+  /** A held batch (see {@link COALESCE_MAX_CHARS}) waits for the backlog to be processed. */
+  private flushWhenIdle = false;
+
+  /** Re-checks a held batch after the work queued meanwhile (bounded by the size and time limits). */
+  private readonly recheckFlush = (): void => {
+    if (this.flushWhenIdle) setImmediate(this.tickFlush);
+  };
+
   /** The socket whose writes are batched until the next tick, if any. */
   private corkedSocket: net.Socket | undefined;
   /** The text batched for {@link corkedSocket}. */
@@ -574,11 +593,31 @@ export class XmlStreamImpl implements XmlStream {
    * step). Queued from a microtask, the tick runs once the microtask queue is drained.
    */
   private readonly scheduleFlush = (): void => {
-    process.nextTick(this.flushWrites);
+    process.nextTick(this.tickFlush);
   };
 
-  /** Sends the writes batched in this tick. */
+  /**
+   * The end of a tick's batch: sends it, unless our own backlog is still being processed (then it
+   * is held, see {@link COALESCE_MAX_CHARS}, and flushed when the pump is idle or a limit is hit).
+   */
+  private readonly tickFlush = (): void => {
+    if (!this.corkedSocket) return;
+    if (
+      this.pumping &&
+      this.head < this.queue.length &&
+      this.pendingOut.length < COALESCE_MAX_CHARS &&
+      this.clock.now() - this._lastWriteAt < COALESCE_MAX_MS
+    ) {
+      this.flushWhenIdle = true;
+      process.nextTick(this.recheckFlush);
+      return;
+    }
+    this.flushWrites();
+  };
+
+  /** Sends the writes batched so far, now. */
   private readonly flushWrites = (): void => {
+    this.flushWhenIdle = false;
     const s = this.corkedSocket;
     if (!s) return;
     const out = this.pendingOut;

@@ -283,6 +283,35 @@ describe('XmlStreamImpl over TCP', () => {
     expect(delegate.elements.map((e) => Number(e.attrs.id))).toEqual(Array.from({ length: 500 }, (_, i) => i));
   });
 
+  it('answers to a pipelined burst leave in few socket writes, in order, and none is held once the backlog is done', async () => {
+    const c = await h.connect();
+    const { stream, delegate } = await h.accepted();
+    c.send(CLIENT_HEADER);
+    await c.waitFor(/<stream:features\/>$/);
+    const socket = (stream as unknown as { socket: { write(data: string): boolean } }).socket;
+    let writes = 0;
+    const write = socket.write.bind(socket);
+    socket.write = (data: string) => {
+      writes++;
+      return write(data);
+    };
+    // every element is answered at once, like XEP-0198 <a/> to <r/>; the pump yields every 32
+    delegate.element = async (s, el) => {
+      s.writeNonza(xml('a', { xmlns: 'urn:xmpp:sm:3', h: el.attrs.id }));
+    };
+    let input = '';
+    for (let i = 0; i < 200; i++) input += `<r xmlns='urn:xmpp:sm:3' id='${i}'/>`;
+    c.send(input);
+    await until(() => (c.text.match(/<a /g) ?? []).length === 200, 5000);
+    const answers = [...c.text.matchAll(/<a xmlns="urn:xmpp:sm:3" h="(\d+)"\/>/g)].map((m) => Number(m[1]));
+    expect(answers).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    // without holding the batch while the own backlog is processed: one write per 32 elements (≥ 7)
+    expect(writes).toBeLessThan(7);
+    // a lone request afterwards is answered at once (nothing held back)
+    c.send(`<r xmlns='urn:xmpp:sm:3' id='lone'/>`);
+    await c.waitFor(/<a xmlns="urn:xmpp:sm:3" h="lone"\/>$/);
+  });
+
   it('restart(): new parser and stream id, elements queued before it are dropped', async () => {
     const c = await h.connect();
     const { stream, delegate } = await h.accepted();
