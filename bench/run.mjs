@@ -35,6 +35,7 @@ const DEFAULTS = {
   'keepalive-sessions': 10000,
   'keepalive-window': 60,
   'keepalive-interval': 60,
+  'keepalive-settle': 90,
   workers: 2,
   concurrency: 32,
   'port-base': 15222,
@@ -48,7 +49,7 @@ const DEFAULTS = {
   record: false,
   quick: false,
 };
-const QUICK = { idle: '100', messages: 2000, repeat: 3, rounds: 5, 'keepalive-sessions': 200, 'keepalive-window': 10, settle: 2, 'rss-settle': 20 };
+const QUICK = { idle: '100', messages: 2000, repeat: 3, rounds: 5, 'keepalive-sessions': 200, 'keepalive-window': 10, 'keepalive-settle': 3, settle: 2, 'rss-settle': 20 };
 
 // `node bench/run.mjs --render bench/.work/last-run.json`: print a recorded run's report again
 const renderAt = process.argv.indexOf('--render');
@@ -98,6 +99,7 @@ const cfg = {
   keepaliveSessions: num('keepalive-sessions'),
   keepaliveWindowS: num('keepalive-window'),
   keepaliveInterval: Math.max(1, num('keepalive-interval')),
+  keepaliveSettleMs: num('keepalive-settle') * 1000,
   workers: Math.max(1, num('workers')),
   concurrency: Math.max(1, num('concurrency')),
   portBase: num('port-base'),

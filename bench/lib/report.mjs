@@ -110,6 +110,12 @@ export function renderReport(meta, results, cfg) {
       text: '< 2 %',
       test: (v) => cmp(v.strand, (x) => x < 2),
     });
+    row(
+      `keepalive: server CPU during the ${Math.round((cfg.keepaliveSettleMs ?? cfg.settleMs) / 1000)} s settle right after the logins (% of a core)`,
+      (r) => num(ka(r)?.settleCpuPct),
+      '↓',
+      ' %',
+    );
     row('keepalive: server → client chars / pings answered in window', (r) => (ka(r) && !ka(r).error ? `${ka(r).charsFromServer} / ${ka(r).pingsAnswered}` : undefined));
     row('keepalive: sessions dropped by the server', (r) => (ka(r) && !ka(r).error ? ka(r).unexpectedClose : undefined), '↓');
   }

@@ -192,4 +192,20 @@ describe('cluster: two nodes', () => {
     old.destroy();
     fresh.destroy();
   });
+
+  it('a second process with a node id that is alive refuses to start (it would wipe that node\'s sessions)', async () => {
+    const { StrandServer } = await import('@strand/server');
+    const { testConfig } = await import('../helpers/server.js');
+    const dup = await StrandServer.create(
+      testConfig({ storage: env.storage, cluster: { redis: env.redis.url, nodeId: 'b', heartbeatTtl: 2, handoverTimeout: 3, keyPrefix: env.keyPrefix, inboxMaxLen: 1000 } }),
+    );
+    try {
+      await expect(dup.start()).rejects.toThrow(/another live process heartbeats as nodeId "b"/);
+    } finally {
+      await dup.stop();
+    }
+    // node b is untouched
+    expect(b.server.cluster!.liveNodes).toEqual(['a', 'b']);
+    expect(a.server.cluster!.remoteByFull('alice@localhost/laptop')).toBeDefined();
+  });
 });

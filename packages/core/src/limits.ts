@@ -75,11 +75,18 @@ export function addressMatcher(list: readonly string[]): (address: string) => bo
     blocks.addSubnet(addr, prefix, type);
   }
   if (list.length === 0) return () => false;
+  // BlockList.check builds a SocketAddress per call (~15 µs); the answers for recent addresses are
+  // kept (bounded; the list never changes).
+  const known = new Map<string, boolean>();
   return (address: string) => {
+    const cached = known.get(address);
+    if (cached !== undefined) return cached;
     const a = normalizeAddress(address);
     const family = isIP(a);
-    if (family === 0) return false;
-    return blocks.check(a, family === 4 ? 'ipv4' : 'ipv6');
+    const result = family !== 0 && blocks.check(a, family === 4 ? 'ipv4' : 'ipv6');
+    if (known.size >= 4096) known.clear();
+    known.set(address, result);
+    return result;
   };
 }
 

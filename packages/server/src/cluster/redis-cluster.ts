@@ -254,6 +254,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     this.cmd.on('error', (err) => this.logger.warn({ err: err.message }, 'cluster: redis connection error'));
     this.reader.on('error', (err) => this.logger.warn({ err: err.message }, 'cluster: redis reader connection error'));
     await Promise.all([this.cmd.connect(), this.reader.connect()]);
+    await this.awaitOwnKeyGone();
     this.lastInbox = await this.lastId(this.keys.inbox(this.nodeId));
     this.lastDir = await this.lastId(this.keys.dir);
     await this.loadReplica();
@@ -282,7 +283,14 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     this.running = false;
     this.heartbeat?.cancel();
     await this.flushDirectory();
-    for (const r of this.requests.values()) r.timer.cancel();
+    for (const r of this.requests.values()) {
+      r.timer.cancel();
+      if (!r.settled) {
+        r.settled = true;
+        r.resolve(undefined); // a claim still waiting fails (`<failed/>`) instead of hanging
+      }
+    }
+    this.requests.clear();
     for (const f of this.fences.values()) f.timer.cancel();
     try {
       await this.reap(this.nodeId, true);
@@ -296,6 +304,30 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     await this.loop?.catch(() => undefined);
     await this.cmd.quit().catch(() => undefined);
     this.logger.info({ nodeId: this.nodeId }, 'cluster: left');
+  }
+
+  /**
+   * A liveness key of this `nodeId` that still exists belongs to a previous incarnation that died
+   * less than `heartbeatTtl` ago — or to another live process with the same id. Waits until it
+   * expires (at most the TTL); if it is refreshed meanwhile, another process heartbeats with this
+   * id and starting would wipe its sessions.
+   * @throws Error when another live process uses this `nodeId`
+   */
+  private async awaitOwnKeyGone(): Promise<void> {
+    const key = this.keys.node(this.nodeId);
+    let last = await this.cmd.pttl(key);
+    if (last < 0) return;
+    this.logger.warn({ nodeId: this.nodeId, waitMs: last }, 'cluster: a previous process of this node id is still known; waiting for its heartbeat to expire');
+    for (;;) {
+      await new Promise((r) => setTimeout(r, Math.min(250, Math.max(10, last))));
+      const ttl = await this.cmd.pttl(key);
+      if (ttl < 0) return;
+      if (ttl > last + 100) {
+        await Promise.all([this.cmd.quit(), this.reader.quit()]).catch(() => undefined);
+        throw new Error(`cluster: another live process heartbeats as nodeId "${this.nodeId}"; node ids must be unique`);
+      }
+      last = ttl;
+    }
   }
 
   private async lastId(stream: string): Promise<string> {

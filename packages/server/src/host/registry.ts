@@ -3,10 +3,10 @@
  * DESIGN.md: which stream closes end a session, transport-loss claims, resumption, and
  * `onEnded` fired exactly once.
  */
-import { randomBytes } from 'node:crypto';
 import { inject, injectable, optional } from 'inversify';
 import {
   bareOf,
+  randomToken,
   sessionKeyNamed,
   type JsonValue,
   Clock,
@@ -106,7 +106,7 @@ export class SessionRegistryImpl implements SessionRegistry {
   async bind(stream: HostStream, resource: string | undefined): Promise<SessionImpl> {
     const account = stream.authenticatedJid;
     if (!account) throw new Error('bind before authentication');
-    const res = resource && resource.length > 0 ? resource : randomBytes(9).toString('base64url');
+    const res = resource && resource.length > 0 ? resource : randomToken(9);
     const jid = parseJid(`${account.bare().toString()}/${res}`);
     const existing = this.sessionAt(jid);
     const others = this.byBare(jid.bare().toString()).filter((s) => s.jid.toString() !== jid.toString());
@@ -117,7 +117,7 @@ export class SessionRegistryImpl implements SessionRegistry {
     } else if (existing) {
       this.cluster?.kick(existing); // bound on another node: that node ends it with <conflict/>
     }
-    const session = new SessionImpl(randomBytes(12).toString('base64url'), jid, stream, this.clock.now(), this.outbound);
+    const session = new SessionImpl(randomToken(12), jid, stream, this.clock.now(), this.outbound);
     this.add(session);
     stream.session = session;
     await notifyAll(this.hooks.sessionListeners, 'onBound', this.logger, session);

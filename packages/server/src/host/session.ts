@@ -118,12 +118,11 @@ export class SessionImpl implements Session, SessionView {
     private readonly outbound: readonly OutboundStanzaInterceptor[],
   ) {
     this.stream = stream;
+    this.bare = jid.bare().toString();
   }
 
-  /** Bare JID string of the account. */
-  get bare(): string {
-    return this.jid.bare().toString();
-  }
+  /** Bare JID string of the account (computed once: `JID.bare()` re-parses the localpart). */
+  readonly bare: string;
 
   /**
    * Holds every later {@link send} (not {@link sendNow}) until {@link releaseSends}: a session that
