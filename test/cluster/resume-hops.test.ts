@@ -8,6 +8,7 @@ import { client, type Client } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
 import { KeepaliveInterval } from '@strand/keepalive';
 import { SessionRegistryImpl } from '@strand/server';
+import { OfflineStore, type OfflineStore as OfflineStoreT } from '@strand/core';
 import { startClusterEnv, startNode, startNodes, type ClusterEnv } from '../helpers/cluster.js';
 import { until } from '../helpers/presence-probe.js';
 import type { RunningServer } from '../helpers/server.js';
@@ -103,6 +104,7 @@ describe('cluster: resumption on another node', () => {
     let cStopped = false;
     try {
       await until(() => b.server.cluster!.liveNodes.includes('c'), 'B sees C', 5000);
+      bob ??= await startClient({ port: b.ports.c2s, username: 'bob', resource: 'desk' });
       const xmpp = client({ service: `xmpp://localhost:${c.ports.c2s}`, domain: 'localhost', resource: 'phone', username: 'carol', password: 'secret' });
       xmpp.reconnect.delay = 5;
       xmpp.on('error', () => undefined);
@@ -116,7 +118,7 @@ describe('cluster: resumption on another node', () => {
         await until(() => sm.enabled, 'SM enabled', 5000);
         const resumed = new Promise<void>((resolve) => sm.once('resumed', resolve));
         for (let i = 1; i <= 200; i++) {
-          await bob!.xmpp.send(xml('message', { to: 'carol@localhost/phone', type: 'chat' }, xml('body', {}, String(i))));
+          await bob.xmpp.send(xml('message', { to: 'carol@localhost/phone', type: 'chat' }, xml('body', {}, String(i))));
           if (i === 100) {
             (xmpp.options as { service: string }).service = `xmpp://localhost:${a.ports.c2s}`; // the load balancer's choice
             await c.stop(); // gives carol's session away, then closes her stream with <system-shutdown/>
@@ -124,7 +126,13 @@ describe('cluster: resumption on another node', () => {
           }
         }
         await resumed;
-        await until(() => bodies.length >= 200, '200 messages', 20_000);
+        try {
+          await until(() => bodies.length >= 200, '200 messages', 20_000);
+        } catch (err) {
+          const missing = Array.from({ length: 200 }, (_, k) => k + 1).filter((n) => !bodies.includes(n));
+          const stored = await a.server.container.get<OfflineStoreT>(OfflineStore).list('carol@localhost');
+          throw new Error(`${(err as Error).message}: missing ${missing.join(',')}; offline: ${stored.map((m) => m.stanza.getChildText('body')).join(',')}`);
+        }
         await new Promise((r) => setTimeout(r, 300));
         expect(bodies).toEqual(Array.from({ length: 200 }, (_, k) => k + 1));
         expect(a.server.container.get(SessionRegistryImpl).getLocal('carol@localhost/phone')).toBeDefined();

@@ -361,7 +361,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     }
     await this.cmd.sadd(this.keys.nodes, this.nodeId);
     await this.announce('join');
-    for (const s of this.host.registry.all()) this.published(s);
+    for (const s of this.host.registry.all()) void this.published(s);
     for (const [key, s] of this.handoverKeys) {
       if (s.state === 'ended') continue;
       await this.cmd.set(this.keys.handoverKey(key), JSON.stringify({ n: this.nodeId, j: s.jid.toString() }));
@@ -527,7 +527,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
       return;
     }
     const routing: HostRouteOptions = { hops: msg.h, ...(msg.o !== undefined ? { originalTime: msg.o } : {}) };
-    const session = this.host.registry.getLocal(msg.j);
+    const session = this.host.registry.getLocal(msg.j) ?? this.host.registry.leaving(msg.j);
     if (session && session.state !== 'ended') {
       if (!msg.fw && session.holdingSends) {
         // Held until the previous owner's `drained`, which arrives through this very loop: do not
@@ -553,6 +553,14 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
   ): Promise<void> {
     const to = tryParseJid(msg.j);
     if (!to) return;
+    // Being handed over right now: follow the session once its new owner has it.
+    if (session?.moving) {
+      const node = await session.moving;
+      if (node !== undefined) {
+        await this.forward(node, msg.j, stanza, routing, true);
+        return;
+      }
+    }
     // Moved on (or never here): follow the directory, within the hop bound.
     const moved = this.replica.get(msg.j);
     if (moved && this.alive.has(moved.node) && msg.h < MAX_CLUSTER_HOPS) {
@@ -592,6 +600,11 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     return Promise.resolve('written');
   }
 
+  /** {@inheritDoc ClusterLink.forwardMoved} */
+  forwardMoved(node: string, full: string, stanza: Element, routing: HostRouteOptions): Promise<SendResult> {
+    return this.forward(node, full, stanza, routing, true);
+  }
+
   // ================================================================== directory
 
   /** {@inheritDoc ClusterLink.remoteByBare} */
@@ -612,12 +625,39 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     return r && r.node !== this.nodeId && this.alive.has(r.node) ? r : undefined;
   }
 
+  /** The directory write scheduled for this tick, if any. */
+  private pendingFlush: Promise<void> | undefined;
+
   /** {@inheritDoc ClusterLink.published} */
-  published(session: SessionImpl): void {
+  published(session: SessionImpl): Promise<void> {
     this.dirty.add(session);
-    if (this.flushScheduled) return;
+    if (this.flushScheduled && this.pendingFlush) return this.pendingFlush;
     this.flushScheduled = true;
-    queueMicrotask(() => void this.flushDirectory());
+    this.pendingFlush = new Promise<void>((resolve) => queueMicrotask(() => void this.flushDirectory().then(resolve)));
+    return this.pendingFlush;
+  }
+
+  /** {@inheritDoc ClusterLink.lookupRemote} */
+  async lookupRemote(full: string): Promise<SessionView | undefined> {
+    const known = this.remoteByFull(full);
+    if (known) return known;
+    const jid = tryParseJid(full);
+    if (!jid || !jid.resource) return undefined;
+    let raw: string | null;
+    try {
+      raw = await this.cmd.hget(this.keys.sessions(jid.bare().toString()), jid.resource);
+    } catch {
+      return undefined;
+    }
+    if (!raw) return undefined;
+    try {
+      const entry = JSON.parse(raw) as DirectoryEntry;
+      if (entry.n === this.nodeId || !this.alive.has(entry.n)) return undefined;
+      this.applyEntry(full, entry); // the feed had not brought it yet
+      return this.replica.get(full);
+    } catch {
+      return undefined;
+    }
   }
 
   /** {@inheritDoc ClusterLink.removed} */
@@ -936,7 +976,13 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     this.dirty.delete(session);
     const full = session.jid.toString();
     const entry: DirectoryEntry = { ...this.entryOf(session), n: target };
-    await this.send(target, message);
+    try {
+      await this.send(target, message);
+    } catch (err) {
+      session.endMove(undefined); // sends waiting for it are routed here as undeliverable
+      throw err;
+    }
+    session.endMove(target); // sends refused meanwhile follow the session now, after it
     this.applyEntry(full, entry);
     const change: DirChange = { o: this.nodeId, k: 'set', j: full, e: entry };
     const ownerValue = JSON.stringify({ n: target, j: full });

@@ -63,10 +63,21 @@ export class SessionRegistryImpl implements SessionRegistry {
     return this.cluster ? local.concat(this.cluster.remoteByBare(bare)) : local;
   }
 
-  /** The session bound to `full` on any node (this node first). */
+  /**
+   * The session bound to `full` on any node (this node first). A session being handed over to
+   * another node is still found here (ended, with `moving` set) until the new owner has it.
+   */
   sessionAt(full: JID | string): SessionView | undefined {
     const key = typeof full === 'string' ? full : full.toString();
-    return this.byFull.get(key) ?? this.cluster?.remoteByFull(key);
+    return this.byFull.get(key) ?? this.leavingByFull.get(key) ?? this.cluster?.remoteByFull(key);
+  }
+
+  /** Sessions leaving this node (hand-over in progress), by full JID. */
+  private readonly leavingByFull = new Map<string, SessionImpl>();
+
+  /** The session of `full` being handed over from this node right now, if any. */
+  leaving(full: JID | string): SessionImpl | undefined {
+    return this.leavingByFull.get(typeof full === 'string' ? full : full.toString());
   }
 
   async get(fullJid: JID | string): Promise<Session | undefined> {
@@ -118,14 +129,18 @@ export class SessionRegistryImpl implements SessionRegistry {
       this.cluster?.kick(existing); // bound on another node: that node ends it with <conflict/>
     }
     const session = new SessionImpl(randomToken(12), jid, stream, this.clock.now(), this.outbound);
-    this.add(session);
+    const published = this.add(session);
     stream.session = session;
+    if (published) await published; // in a cluster, every node can find the session from now on
     await notifyAll(this.hooks.sessionListeners, 'onBound', this.logger, session);
     return session;
   }
 
-  /** Registers a session locally (and, in a cluster, publishes it). */
-  private add(session: SessionImpl): void {
+  /**
+   * Registers a session locally (and, in a cluster, publishes it).
+   * @returns in a cluster, resolves once the directory entry is written
+   */
+  private add(session: SessionImpl): Promise<void> | undefined {
     this.byFull.set(session.jid.toString(), session);
     let set = this.bareIndex.get(session.bare);
     if (!set) {
@@ -135,9 +150,10 @@ export class SessionRegistryImpl implements SessionRegistry {
     set.add(session);
     if (this.cluster) {
       const cluster = this.cluster;
-      session.onChange = (s) => cluster.published(s);
-      cluster.published(session);
+      session.onChange = (s) => void cluster.published(s);
+      return cluster.published(session);
     }
+    return undefined;
   }
 
   // ================================================================== hand-over (cluster)
@@ -155,6 +171,12 @@ export class SessionRegistryImpl implements SessionRegistry {
     error: StreamErrorSpec = { condition: 'conflict', text: 'Session resumed on another node' },
   ): Promise<EncodedSession | undefined> {
     if (session.state === 'ended') return undefined;
+    session.beginMove(); // the caller ends it once the new owner was sent the session
+    const key = session.jid.toString();
+    this.leavingByFull.set(key, session);
+    void session.moving!.then(() => {
+      if (this.leavingByFull.get(key) === session) this.leavingByFull.delete(key);
+    });
     const previous = session.stream;
     if (previous) {
       previous.session = undefined;
@@ -172,7 +194,10 @@ export class SessionRegistryImpl implements SessionRegistry {
         this.logger.error({ err, listener: l.constructor?.name }, 'onDeparting failed');
       }
     }
-    if ((session.state as string) === 'ended') return undefined; // ended while listeners ran
+    if ((session.state as string) === 'ended') {
+      session.endMove(undefined); // ended while listeners ran
+      return undefined;
+    }
     const slots: Record<string, JsonValue> = {};
     for (const [key, value] of session.slots.entries()) {
       try {
@@ -230,7 +255,7 @@ export class SessionRegistryImpl implements SessionRegistry {
     session.holdSends();
     const replaced = this.byFull.get(session.jid.toString());
     if (replaced) void this.end(replaced, 'replaced', { condition: 'conflict', text: 'Replaced by a resumed session' });
-    this.add(session);
+    void this.add(session);
     await notifyAll(this.hooks.sessionListeners, 'onArrived', this.logger, session);
     return session;
   }

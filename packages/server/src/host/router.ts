@@ -105,14 +105,16 @@ export class RouterImpl implements Router {
   /** RFC 6121 §8.5.3: full JID. */
   private async toFullJid(stanza: Element, to: JID, options: HostRouteOptions): Promise<void> {
     const hops = options.hops ?? 0;
-    const session = this.sessions.sessionAt(to);
-    if (session && session.state !== 'ended' && reachable(session, hops)) {
-      const r = await session.send(stanza, options);
-      if (r !== 'refused') return;
-      // Handed over to another node while this stanza waited: follow it there.
-      if (session instanceof SessionImpl && session.movedTo !== undefined) {
-        const moved = this.sessions.sessionAt(to);
-        if (moved && moved !== session && reachable(moved, hops) && (await moved.send(stanza, options)) !== 'refused') return;
+    let session = this.sessions.sessionAt(to);
+    const link = this.sessions.clusterLink;
+    // A session bound on another node a moment ago may not be in our replica yet: ask Redis.
+    if (!session && link && hops < MAX_CLUSTER_HOPS) session = await link.lookupRemote(to.toString());
+    if (session && reachable(session, hops)) {
+      if (session.state !== 'ended' && (await session.send(stanza, options)) !== 'refused') return;
+      // Handed over to another node (or being handed over): follow it there, after the session.
+      if (session instanceof SessionImpl && session.moving) {
+        const node = await session.moving;
+        if (node !== undefined && link && (await link.forwardMoved(node, to.toString(), stanza, options)) !== 'refused') return;
       }
     }
     return this.resourceUnavailable(stanza, to, options, session);

@@ -55,6 +55,26 @@ export class SessionImpl implements Session, SessionView {
   /** In a cluster: the node this session was handed over to (it is `ended` here). */
   movedTo: string | undefined;
   /**
+   * Set while the session is being handed over to another node: resolves with that node once the
+   * new owner has been sent the session (so a stanza forwarded after it arrives after the
+   * session), or with undefined if the hand-over did not happen. A send refused meanwhile waits for
+   * it and follows the session.
+   */
+  moving: Promise<string | undefined> | undefined;
+  private moved: ((node: string | undefined) => void) | undefined;
+
+  /** Starts a hand-over (see {@link moving}). */
+  beginMove(): void {
+    this.moving ??= new Promise((resolve) => (this.moved = resolve));
+  }
+
+  /** Ends a hand-over: `node` has the session (or undefined: it stays, or ended, here). */
+  endMove(node: string | undefined): void {
+    this.moved?.(node);
+    this.moved = undefined;
+    if (node === undefined) this.moving = undefined;
+  }
+  /**
    * Called (once per tick at most, by the caller's choice) when `available`, `priority`,
    * `presence` or `interested` change: the cluster directory publishes them.
    */
