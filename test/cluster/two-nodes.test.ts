@@ -208,4 +208,24 @@ describe('cluster: two nodes', () => {
     expect(b.server.cluster!.liveNodes).toEqual(['a', 'b']);
     expect(a.server.cluster!.remoteByFull('alice@localhost/laptop')).toBeDefined();
   });
+
+  it('every node answers SCRAM for an unknown account with the same salt (no enumeration across nodes)', async () => {
+    const saltFor = async (port: number, user: string): Promise<string> => {
+      const r = await RawClient.connect(port);
+      try {
+        r.send(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>`);
+        await r.waitFor(/<\/stream:features>/);
+        const first = Buffer.from(`n,,n=${user},r=clientnonce`).toString('base64');
+        r.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>${first}</auth>`);
+        const text = await r.waitFor(/<challenge [^>]*>([^<]+)<\/challenge>/);
+        const challenge = Buffer.from(/<challenge [^>]*>([^<]+)<\/challenge>/.exec(text)![1]!, 'base64').toString();
+        return /(?:^|,)s=([^,]+)/.exec(challenge)![1]!;
+      } finally {
+        r.destroy();
+      }
+    };
+    const onA = await saltFor(a.ports.c2s, 'nobody');
+    expect(await saltFor(b.ports.c2s, 'nobody')).toBe(onA);
+    expect(await saltFor(b.ports.c2s, 'someone-else')).not.toBe(onA); // per account, not one salt for all
+  });
 });

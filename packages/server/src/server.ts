@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createServer as createTlsServer, type SecureContext, type Server as TlsServer } from 'node:tls';
@@ -158,6 +159,8 @@ export class StrandServer {
   private webSocket: WebSocketEndpoint | undefined;
   /** This node's cluster services, when `cluster` is configured. */
   cluster: RedisClusterImpl | undefined;
+  /** Secret of the fake SCRAM credentials of unknown accounts (see `ScramOptions.fakeSaltSecret`). */
+  private fakeSaltSecret: Buffer | undefined;
   private addressLimitsCache: AddressLimits | undefined;
   private lastPrune = 0;
 
@@ -335,6 +338,12 @@ export class StrandServer {
     }
 
     const dataDir = this.options.dataDir ?? (config.storage.kind === 'sqlite' ? dirname(resolve(config.storage.path)) : resolve('data'));
+    // SCRAM answers for unknown accounts derive from this secret: it must not change across
+    // restarts (nor differ between the nodes of a cluster), or probing would tell real accounts
+    // from unknown ones.
+    this.fakeSaltSecret = this.cluster
+      ? await this.cluster.sharedSecret('sasl-fake-salt', randomBytes(32))
+      : loadOrCreateSecret(join(dataDir, 'sasl-fake-salt.key'), this.logger);
     this.tlsMaterial = await loadTlsMaterial({
       cert: config.tls.cert,
       key: config.tls.key,
@@ -407,7 +416,7 @@ export class StrandServer {
       metrics: c.get<Metrics>(Metrics),
       tls: this.tlsContext,
       maxSaslFailures: this.config.limits.maxSaslFailures ?? 3,
-      fakeSaltSecret: randomBytes(32),
+      fakeSaltSecret: this.fakeSaltSecret ?? randomBytes(32),
       addressLimits: this.addressLimits,
     };
     return this.c2sDeps;
@@ -643,4 +652,25 @@ function listen(srv: NetServer | TlsServer | HttpServer, port: number, host: str
       resolvePort((srv.address() as AddressInfo).port);
     });
   });
+}
+
+/**
+ * Reads a 32-byte secret from `file`, creating it (mode 0600, with its directory) on first use.
+ * A file that cannot be read or written is logged and replaced by a per-process secret.
+ */
+function loadOrCreateSecret(file: string, logger: Logger): Buffer {
+  try {
+    const existing = readFileSync(file);
+    if (existing.length >= 32) return existing.subarray(0, 32);
+  } catch {
+    /* absent: created below */
+  }
+  const secret = randomBytes(32);
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, secret, { mode: 0o600 });
+  } catch (err) {
+    logger.warn({ err, file }, 'could not store the SASL fake-salt secret; using a per-process one');
+  }
+  return secret;
 }

@@ -14,6 +14,7 @@
  * | `P:nhk:ID` | set | hand-over keys owned by node ID |
  * | `P:kv:KEY` | string, PX | `SharedState` values (JSON) |
  * | `P:reap:ID` | string, PX | lock: which live node reaps dead node ID |
+ * | `P:secret:NAME` | string | secrets every node shares (hex), e.g. the SCRAM fake-salt secret |
  */
 export class ClusterKeys {
   constructor(readonly prefix: string) {}

@@ -361,6 +361,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     }
     await this.cmd.sadd(this.keys.nodes, this.nodeId);
     await this.announce('join');
+    for (const [name, secret] of this.secrets) await this.cmd.set(`${this.keys.prefix}:secret:${name}`, secret.toString('hex'), 'NX');
     for (const s of this.host.registry.all()) void this.published(s);
     for (const [key, s] of this.handoverKeys) {
       if (s.state === 'ended') continue;
@@ -1045,6 +1046,22 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     this.fences.delete(fenceId);
     f.timer.cancel();
     await this.send(f.newOwner, { t: 'drained', j: f.j }).catch((err: unknown) => this.logger.warn({ err }, 'cluster: drained failed'));
+  }
+
+  /** Secrets shared by every node (name → value), re-offered after a Redis wipe on rejoin. */
+  private readonly secrets = new Map<string, Buffer>();
+
+  /**
+   * A secret every node of the cluster uses (e.g. for the SCRAM answers to unknown accounts): the
+   * first node stores `candidate`, the others read it.
+   */
+  async sharedSecret(name: string, candidate: Buffer): Promise<Buffer> {
+    const key = `${this.keys.prefix}:secret:${name}`;
+    await this.cmd.set(key, candidate.toString('hex'), 'NX');
+    const hex = await this.cmd.get(key);
+    const secret = hex ? Buffer.from(hex, 'hex') : candidate;
+    this.secrets.set(name, secret);
+    return secret;
   }
 
   // ================================================================== SharedState
