@@ -58,7 +58,7 @@ export async function startClusterEnv(): Promise<ClusterEnv> {
 
 /** Options of one test node. */
 export interface NodeOptions {
-  /** `cluster.heartbeatTtl`, seconds (default 2: tests of node death stay short). */
+  /** `cluster.heartbeatTtl`, seconds (default 3: short, with a 1 s margin for a busy test machine). */
   heartbeatTtl?: number;
   /** `cluster.handoverTimeout`, seconds (default 3). */
   handoverTimeout?: number;
@@ -75,7 +75,7 @@ export function startNode(env: ClusterEnv, nodeId: string, options: NodeOptions 
       cluster: {
         redis: env.redis.url,
         nodeId,
-        heartbeatTtl: options.heartbeatTtl ?? 2,
+        heartbeatTtl: options.heartbeatTtl ?? 3,
         handoverTimeout: options.handoverTimeout ?? 3,
         keyPrefix: env.keyPrefix,
         inboxMaxLen: 100_000,

@@ -239,6 +239,20 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     return Math.round(this.config.heartbeatTtl * 1000);
   }
 
+  /**
+   * Heartbeat and liveness-check period: a third of `heartbeatTtl`. The liveness key lives two
+   * periods, so a live node refreshes it with one period to spare, and a dead node's key is gone
+   * at most two periods after its death and noticed within the next one: within `heartbeatTtl`.
+   */
+  private get periodMs(): number {
+    return Math.max(200, Math.floor(this.ttlMs / 3));
+  }
+
+  /** Lifetime of the liveness key, in ms (two periods). */
+  private get keyTtlMs(): number {
+    return 2 * this.periodMs;
+  }
+
   // ================================================================== lifecycle
 
   /**
@@ -260,13 +274,13 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     await this.loadReplica();
     // Whatever a previous incarnation of this node left is stale: no session survives a restart.
     await this.reap(this.nodeId, true);
-    await this.cmd.set(this.keys.node(this.nodeId), this.incarnation, 'PX', this.ttlMs);
+    await this.cmd.set(this.keys.node(this.nodeId), this.incarnation, 'PX', this.keyTtlMs);
     await this.cmd.sadd(this.keys.nodes, this.nodeId);
     await this.announce('join');
     await this.checkNodes();
     this.running = true;
     this.loop = this.readLoop();
-    this.heartbeat = this.scheduler.setInterval(() => this.beat(), Math.max(200, Math.floor(this.ttlMs / 3)));
+    this.heartbeat = this.scheduler.setInterval(() => this.beat(), this.periodMs);
     this.logger.info({ nodeId: this.nodeId, nodes: [...this.alive] }, 'cluster: joined');
   }
 
@@ -339,7 +353,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
   private async beat(): Promise<void> {
     if (!this.running) return;
     try {
-      const previous = (await this.cmd.call('SET', this.keys.node(this.nodeId), this.incarnation, 'PX', String(this.ttlMs), 'GET')) as string | null;
+      const previous = (await this.cmd.call('SET', this.keys.node(this.nodeId), this.incarnation, 'PX', String(this.keyTtlMs), 'GET')) as string | null;
       if (previous !== this.incarnation) await this.rejoin(previous);
       await this.checkNodes();
     } catch (err) {

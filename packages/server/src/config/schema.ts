@@ -158,9 +158,9 @@ export const ClusterSchema = z
     /** This node's name, unique in the cluster and stable across restarts (1–64 of `[A-Za-z0-9_.-]`). */
     nodeId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1–64 characters of A–Z a–z 0–9 _ . -'),
     /**
-     * Seconds a node counts as alive after its last heartbeat (written every third of it). A node
-     * killed without a clean stop is noticed after at most about this long: its users then appear
-     * unavailable, and its sessions cannot be resumed. 2–300, default 10.
+     * Seconds within which a node killed without a clean stop is noticed by the others (its users
+     * then appear unavailable, and its sessions cannot be resumed): nodes heartbeat and check every
+     * third of it, and a liveness key lives two thirds. 2–300, default 10.
      */
     heartbeatTtl: seconds().min(2).max(300).default(10),
     /** Seconds a node waits for another node to hand a session over (`<resume/>`). 0.1–60, default 5. */
