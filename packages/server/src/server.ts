@@ -50,7 +50,7 @@ import { AddressLimits, refuseConnection } from './host/address-limits.js';
 import { HookSet, HookSetToken } from './host/hook-set.js';
 import { InboundProcessor } from './host/inbound.js';
 import { MaxResourcesPerAccount, SessionRegistryImpl } from './host/registry.js';
-import { AccountExists, RouterImpl } from './host/router.js';
+import { AccountExists, ExternalRoutes, RouterImpl } from './host/router.js';
 import { ClusterLinkToken } from './host/cluster-link.js';
 import { RedisClusterImpl } from './cluster/redis-cluster.js';
 import { PresenceServiceImpl } from './im/presence.js';
@@ -330,6 +330,7 @@ export class StrandServer {
       await this.cluster.start({
         registry: c.get(SessionRegistryImpl),
         router: c.get(RouterImpl),
+        external: c.get(ExternalRoutes),
         sessionLost: (full, at) => presence.sessionLost(parseJid(full), at),
       });
     } else {

@@ -15,6 +15,8 @@
  * | `P:kv:KEY` | string, PX | `SharedState` values (JSON) |
  * | `P:reap:ID` | string, PX | lock: which live node reaps dead node ID |
  * | `P:secret:NAME` | string | secrets every node shares (hex), e.g. the SCRAM fake-salt secret |
+ * | `P:comp:DOMAIN` | string | node an external component (XEP-0114) for DOMAIN is connected to |
+ * | `P:ncomp:ID` | set | component domains connected to node ID |
  */
 export class ClusterKeys {
   constructor(readonly prefix: string) {}
@@ -48,6 +50,16 @@ export class ClusterKeys {
   }
   shared(key: string): string {
     return `${this.prefix}:kv:${key}`;
+  }
+  component(domain: string): string {
+    return `${this.prefix}:comp:${domain}`;
+  }
+  /** Pattern matching every {@link component} key (SCAN). */
+  get componentsPattern(): string {
+    return `${this.prefix}:comp:*`;
+  }
+  nodeComponents(id: string): string {
+    return `${this.prefix}:ncomp:${id}`;
   }
   reapLock(id: string): string {
     return `${this.prefix}:reap:${id}`;

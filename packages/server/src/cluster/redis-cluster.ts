@@ -60,7 +60,7 @@ import {
 import type { ClusterConfig } from '../config/schema.js';
 import type { ClusterLink, EncodedSession } from '../host/cluster-link.js';
 import type { SessionRegistryImpl } from '../host/registry.js';
-import { MAX_CLUSTER_HOPS, type HostRouteOptions, type RouterImpl } from '../host/router.js';
+import { MAX_CLUSTER_HOPS, type ExternalRoutes, type HostRouteOptions, type RouterImpl } from '../host/router.js';
 import { SessionImpl, type SessionView } from '../host/session.js';
 import { parseXml } from '../host/xml-parse.js';
 import { RosterVersioningRequested } from '../im/roster.js';
@@ -100,7 +100,9 @@ type InboxMessage =
   /** Every node was fenced for `j`: release the held sends. */
   | { t: 'drained'; j: string }
   /** End the session of `j` with `<conflict/>` (the resource was bound on another node). */
-  | { t: 'kick'; j: string };
+  | { t: 'kick'; j: string }
+  /** A stanza for an external component connected to this node (routed here, hop count `h`). */
+  | { t: 'x'; x: string; h: number };
 
 /**
  * Directory feed entries: a session entry set or deleted, or node `o` joined (alive from now on,
@@ -110,12 +112,17 @@ type DirChange =
   | { o: string; k: 'set'; j: string; e: DirectoryEntry }
   | { o: string; k: 'del'; j: string; n: string }
   | { o: string; k: 'join' }
-  | { o: string; k: 'leave' };
+  | { o: string; k: 'leave' }
+  /** An external component for domain `d` connected to node `o` / left node `n`. */
+  | { o: string; k: 'comp'; d: string }
+  | { o: string; k: 'uncomp'; d: string; n: string };
 
 /** What the cluster needs of the host, handed over at {@link RedisClusterImpl.start}. */
 export interface ClusterHost {
   registry: SessionRegistryImpl;
   router: RouterImpl;
+  /** Local external component routes (XEP-0114), published cluster-wide. */
+  external?: ExternalRoutes;
   /** Announces that a session of a dead node is gone (unavailable presence on its behalf). */
   sessionLost(full: string, at: number): Promise<void>;
 }
@@ -189,6 +196,8 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
   /** Replica of the directory: full JID → entry of a session on another node. */
   private readonly replica = new Map<string, RemoteSession>();
   private readonly replicaByBare = new Map<string, Set<string>>();
+  /** External component domains connected to other nodes: domain → node. */
+  private readonly remoteComponents = new Map<string, string>();
   /** Hand-over keys of local sessions. */
   private readonly handoverKeys = new Map<string, SessionImpl>();
   private readonly keysOf = new WeakMap<SessionImpl, Set<string>>();
@@ -272,12 +281,19 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     this.lastInbox = await this.lastId(this.keys.inbox(this.nodeId));
     this.lastDir = await this.lastId(this.keys.dir);
     await this.loadReplica();
+    await this.loadComponents();
     // Whatever a previous incarnation of this node left is stale: no session survives a restart.
     await this.reap(this.nodeId, true);
     await this.cmd.set(this.keys.node(this.nodeId), this.incarnation, 'PX', this.keyTtlMs);
     await this.cmd.sadd(this.keys.nodes, this.nodeId);
     await this.announce('join');
     await this.checkNodes();
+    if (host.external) {
+      host.external.listener = {
+        registered: (domain) => void this.componentChanged(domain, true),
+        unregistered: (domain) => void this.componentChanged(domain, false),
+      };
+    }
     this.running = true;
     this.loop = this.readLoop();
     this.heartbeat = this.scheduler.setInterval(() => this.beat(), this.periodMs);
@@ -377,6 +393,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     await this.announce('join');
     for (const [name, secret] of this.secrets) await this.cmd.set(`${this.keys.prefix}:secret:${name}`, secret.toString('hex'), 'NX');
     for (const s of this.host.registry.all()) void this.published(s);
+    for (const domain of this.host.external?.domains() ?? []) await this.componentChanged(domain, true);
     for (const [key, s] of this.handoverKeys) {
       if (s.state === 'ended') continue;
       await this.cmd.set(this.keys.handoverKey(key), JSON.stringify({ n: this.nodeId, j: s.jid.toString() }));
@@ -523,6 +540,16 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
       case 'drained':
         this.host.registry.getLocal(msg.j)?.releaseSends();
         return;
+      case 'x': {
+        let stanza: Element;
+        try {
+          stanza = parseXml(msg.x);
+        } catch {
+          return;
+        }
+        await this.host.router.route(stanza, { hops: msg.h });
+        return;
+      }
       case 'kick': {
         const s = this.host.registry.getLocal(msg.j);
         if (s) await this.host.registry.end(s, 'replaced', { condition: 'conflict', text: 'Replaced by a new connection' });
@@ -745,7 +772,77 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
         this.alive.delete(change.o);
         this.metrics.liveNodes.set({}, this.alive.size);
         return;
+      case 'comp':
+        this.remoteComponents.set(change.d, change.o);
+        return;
+      case 'uncomp':
+        if (this.remoteComponents.get(change.d) === change.n) this.remoteComponents.delete(change.d);
+        return;
     }
+  }
+
+  // ================================================================== external components
+
+  /** {@inheritDoc ClusterLink.componentNode} */
+  componentNode(domain: string): string | undefined {
+    let d = domain;
+    for (;;) {
+      const node = this.remoteComponents.get(d);
+      if (node !== undefined && node !== this.nodeId && this.alive.has(node)) return node;
+      const dot = d.indexOf('.');
+      if (dot < 0) return undefined;
+      d = d.slice(dot + 1);
+    }
+  }
+
+  /** {@inheritDoc ClusterLink.forwardExternal} */
+  forwardExternal(node: string, stanza: Element, routing: HostRouteOptions): Promise<SendResult> {
+    this.send(node, { t: 'x', x: stanza.toString(), h: (routing.hops ?? 0) + 1 }).then(
+      () => this.metrics.forwarded.inc(),
+      (err: unknown) => {
+        this.logger.error({ err, node }, 'cluster: forwarding a stanza to a component failed; bouncing it');
+        void this.host.router.route(stanza, { hops: MAX_CLUSTER_HOPS }).catch(() => undefined);
+      },
+    );
+    return Promise.resolve('written');
+  }
+
+  /** Publishes that a component for `domain` connected to (or left) this node. */
+  private async componentChanged(domain: string, connected: boolean): Promise<void> {
+    try {
+      if (connected) {
+        await Promise.all([
+          this.cmd.set(this.keys.component(domain), JSON.stringify({ n: this.nodeId })),
+          this.cmd.sadd(this.keys.nodeComponents(this.nodeId), domain),
+          this.cmd.xadd(this.keys.dir, 'MAXLEN', '~', this.config.inboxMaxLen, '*', 'm', JSON.stringify({ o: this.nodeId, k: 'comp', d: domain } satisfies DirChange)),
+        ]);
+      } else {
+        await Promise.all([
+          this.cmd.eval(DEL_KEY_IF_OWNER, 1, this.keys.component(domain), this.nodeId),
+          this.cmd.srem(this.keys.nodeComponents(this.nodeId), domain),
+          this.cmd.xadd(this.keys.dir, 'MAXLEN', '~', this.config.inboxMaxLen, '*', 'm', JSON.stringify({ o: this.nodeId, k: 'uncomp', d: domain, n: this.nodeId } satisfies DirChange)),
+        ]);
+      }
+    } catch (err) {
+      this.logger.warn({ err, domain }, 'cluster: publishing a component route failed');
+    }
+  }
+
+  private async loadComponents(): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.cmd.scan(cursor, 'MATCH', this.keys.componentsPattern, 'COUNT', 500);
+      cursor = next;
+      for (const key of keys) {
+        const raw = await this.cmd.get(key);
+        try {
+          const node = raw ? (JSON.parse(raw) as { n?: unknown }).n : undefined;
+          if (typeof node === 'string') this.remoteComponents.set(key.slice(this.keys.component('').length), node);
+        } catch {
+          /* a malformed entry is ignored */
+        }
+      }
+    } while (cursor !== '0');
   }
 
   /** Tells every node at once that this node joined or leaves (see {@link DirChange}). */
@@ -845,13 +942,20 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     for (const key of await this.cmd.smembers(this.keys.nodeHandoverKeys(id))) {
       await this.cmd.eval(DEL_KEY_IF_OWNER, 1, this.keys.handoverKey(key), id);
     }
+    for (const domain of await this.cmd.smembers(this.keys.nodeComponents(id))) {
+      if ((await this.cmd.eval(DEL_KEY_IF_OWNER, 1, this.keys.component(domain), id)) !== 1) continue;
+      const change: DirChange = { o: this.nodeId, k: 'uncomp', d: domain, n: id };
+      await this.cmd.xadd(this.keys.dir, 'MAXLEN', '~', this.config.inboxMaxLen, '*', 'm', JSON.stringify(change));
+      if (this.remoteComponents.get(domain) === id) this.remoteComponents.delete(domain);
+    }
     const cleared = (await this.cmd.eval(
       CLEAR_NODE,
-      4,
+      5,
       aliveKey || this.keys.nodeSessions(id),
       this.keys.nodeSessions(id),
       this.keys.nodeHandoverKeys(id),
       this.keys.nodes,
+      this.keys.nodeComponents(id),
       aliveKey ? '1' : '0',
       own ? '' : id,
     )) as number;
@@ -1118,13 +1222,13 @@ if v and cjson.decode(v).n == ARGV[2] then return redis.call('HDEL', KEYS[1], AR
 return 0`;
 
 /**
- * Clears a reaped node's session and hand-over sets (KEYS[2], KEYS[3]) and removes ARGV[2] from
+ * Clears a reaped node's session, hand-over and component sets (KEYS[2], KEYS[3], KEYS[5]) and removes ARGV[2] from
  * the node set KEYS[4] (if given); when ARGV[1] is '1', only while KEYS[1] (its liveness key)
  * does not exist. Returns 1 when cleared.
  */
 const CLEAR_NODE = `
 if ARGV[1] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[5])
 if ARGV[2] ~= '' then redis.call('SREM', KEYS[4], ARGV[2]) end
 return 1`;
 

@@ -33,6 +33,10 @@ export interface ClusterLink {
    * from the previous owner (delivered before stanzas routed to `node` directly).
    */
   forwardMoved(node: string, full: string, stanza: Element, routing: { originalTime?: number; hops?: number }): Promise<SendResult>;
+  /** The live node an external component serving `domain` (or a parent domain) is connected to. */
+  componentNode(domain: string): string | undefined;
+  /** Forwards a stanza for a component connected to `node`; that node routes it. */
+  forwardExternal(node: string, stanza: Element, routing: { hops?: number }): Promise<SendResult>;
 }
 export const ClusterLinkToken = Symbol.for('@strand/server/ClusterLink');
 

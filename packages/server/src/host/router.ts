@@ -45,11 +45,16 @@ export type ExternalDeliver = (stanza: Element) => boolean;
 @injectable()
 export class ExternalRoutes {
   private readonly routes = new Map<string, ExternalDeliver>();
+  /** Told when a domain gets or loses its route here (a cluster publishes them). */
+  listener: { registered(domain: string): void; unregistered(domain: string): void } | undefined;
   register(domain: string, deliver: ExternalDeliver): void {
     this.routes.set(domain, deliver);
+    this.listener?.registered(domain);
   }
   unregister(domain: string, deliver?: ExternalDeliver): void {
-    if (!deliver || this.routes.get(domain) === deliver) this.routes.delete(domain);
+    if (!deliver || this.routes.get(domain) === deliver) {
+      if (this.routes.delete(domain)) this.listener?.unregistered(domain);
+    }
   }
   /** The route for `domain` or, failing that, for its closest parent domain. */
   find(domain: string): ExternalDeliver | undefined {
@@ -89,6 +94,12 @@ export class RouterImpl implements Router {
     if (to.domain !== this.server.domain) {
       const ext = this.external.find(to.domain);
       if (ext && ext(stanza)) return;
+      if (!ext && (options.hops ?? 0) < MAX_CLUSTER_HOPS) {
+        // A component connected to another node of the cluster: that node delivers (or bounces).
+        const link = this.sessions.clusterLink;
+        const node = link?.componentNode(to.domain);
+        if (link && node !== undefined && (await link.forwardExternal(node, stanza, options)) !== 'refused') return;
+      }
       return this.bounce(stanza, ext ? 'service-unavailable' : 'remote-server-not-found');
     }
     if (!to.local) return this.toServer(stanza);
