@@ -988,18 +988,11 @@ export class StreamManagerImpl {
     };
     // A session owned by another node of a cluster is handed over to this one first (only when the
     // authenticated account could own it: the hand-over closes the other stream).
-    const live =
-      previd.length <= MAX_PREVID_LENGTH
-        ? (this.ids.lookup(previd) ?? (await this.ids.claim(previd, bare)))
-        : undefined;
+    const live = previd.length <= MAX_PREVID_LENGTH ? await this.ids.claim(previd, bare) : undefined;
     if (!live || live.bare !== bare || live.ns !== ns) return await notFound();
     const session = live.session;
     const state = this.stateOf(session);
     if (!state || state.phase === 'ended' || session.state === 'ended') return await notFound();
-    if (stream.state !== 'open' && stream.state !== 'opening') {
-      // The client went away while the session was being fetched: it now hibernates here.
-      return;
-    }
 
     await state.resumeLock.run(async () => {
       if (state.phase === 'ended' || session.state === 'ended' || this.ids.lookup(previd)?.session !== session) {

@@ -191,8 +191,6 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
   private heartbeat: Timer | undefined;
   /** Live nodes (this one always). */
   private alive = new Set<string>();
-  /** Nodes ever seen in `P:nodes`, to notice deaths. */
-  private known = new Set<string>();
   /** Replica of the directory: full JID → entry of a session on another node. */
   private readonly replica = new Map<string, RemoteSession>();
   private readonly replicaByBare = new Map<string, Set<string>>();
@@ -394,11 +392,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     for (const [name, secret] of this.secrets) await this.cmd.set(`${this.keys.prefix}:secret:${name}`, secret.toString('hex'), 'NX');
     for (const s of this.host.registry.all()) void this.published(s);
     for (const domain of this.host.external?.domains() ?? []) await this.componentChanged(domain, true);
-    for (const [key, s] of this.handoverKeys) {
-      if (s.state === 'ended') continue;
-      await this.cmd.set(this.keys.handoverKey(key), JSON.stringify({ n: this.nodeId, j: s.jid.toString() }));
-      await this.cmd.sadd(this.keys.nodeHandoverKeys(this.nodeId), key);
-    }
+    for (const [key, s] of this.handoverKeys) if (s.state !== 'ended') await this.storeHandoverKey(key, s);
   }
 
   private async checkNodes(): Promise<void> {
@@ -409,18 +403,12 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     others.forEach((m, i) => {
       if (values[i] !== null) alive.add(m);
     });
-    for (const m of others) this.known.add(m);
     const died = [...this.alive].filter((m) => !alive.has(m));
     this.alive = alive;
     this.metrics.liveNodes.set({}, alive.size);
     this.metrics.remoteSessions.set({}, this.replica.size);
     for (const m of died) this.logger.warn({ node: m }, 'cluster: node is dead (no heartbeat)');
     for (const m of others) if (!alive.has(m)) await this.reap(m, false);
-  }
-
-  /** True when `node` heartbeats (this node always). */
-  isAlive(node: string): boolean {
-    return this.alive.has(node);
   }
 
   // ================================================================== reading
@@ -445,13 +433,15 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
           else this.lastDir = id;
           const raw = fields[1];
           if (raw === undefined) continue;
+          let parsed: unknown;
           try {
-            if (!isInbox) this.onDirChange(JSON.parse(raw) as DirChange);
-            else if (fields[0] === 'b') for (const m of JSON.parse(raw) as InboxMessage[]) await this.onInboxSafe(m);
-            else await this.onInbox(JSON.parse(raw) as InboxMessage);
+            parsed = JSON.parse(raw);
           } catch (err) {
-            this.logger.error({ err, stream }, 'cluster: handling a message failed');
+            this.logger.error({ err, stream }, 'cluster: unparsable stream entry');
+            continue;
           }
+          if (!isInbox) this.onDirChange(parsed as DirChange);
+          else for (const m of fields[0] === 'b' ? (parsed as InboxMessage[]) : [parsed as InboxMessage]) await this.onInboxSafe(m);
         }
       }
     }
@@ -711,7 +701,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     void Promise.all([
       this.cmd.eval(DEL_IF_OWNER, 2, this.keys.sessions(session.bare), this.keys.sessions(session.bare), session.jid.resource, this.nodeId, '0'),
       this.cmd.srem(this.keys.nodeSessions(this.nodeId), full),
-      this.cmd.xadd(this.keys.dir, 'MAXLEN', '~', this.config.inboxMaxLen, '*', 'm', JSON.stringify(change)),
+      this.feed(change),
     ]).catch((err: unknown) => this.logger.warn({ err, jid: full }, 'cluster: withdrawing a session failed'));
   }
 
@@ -747,7 +737,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
       writes.push(
         this.cmd.hset(this.keys.sessions(s.bare), s.jid.resource, JSON.stringify(entry)),
         this.cmd.sadd(this.keys.nodeSessions(this.nodeId), full),
-        this.cmd.xadd(this.keys.dir, 'MAXLEN', '~', this.config.inboxMaxLen, '*', 'm', JSON.stringify(change)),
+        this.feed(change),
       );
     }
     await Promise.all(writes).catch((err: unknown) => this.logger.warn({ err }, 'cluster: publishing sessions failed'));
@@ -765,7 +755,6 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
       }
       case 'join':
         this.alive.add(change.o);
-        this.known.add(change.o);
         this.metrics.liveNodes.set({}, this.alive.size);
         return;
       case 'leave':
@@ -814,13 +803,13 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
         await Promise.all([
           this.cmd.set(this.keys.component(domain), JSON.stringify({ n: this.nodeId })),
           this.cmd.sadd(this.keys.nodeComponents(this.nodeId), domain),
-          this.cmd.xadd(this.keys.dir, 'MAXLEN', '~', this.config.inboxMaxLen, '*', 'm', JSON.stringify({ o: this.nodeId, k: 'comp', d: domain } satisfies DirChange)),
+          this.feed({ o: this.nodeId, k: 'comp', d: domain }),
         ]);
       } else {
         await Promise.all([
           this.cmd.eval(DEL_KEY_IF_OWNER, 1, this.keys.component(domain), this.nodeId),
           this.cmd.srem(this.keys.nodeComponents(this.nodeId), domain),
-          this.cmd.xadd(this.keys.dir, 'MAXLEN', '~', this.config.inboxMaxLen, '*', 'm', JSON.stringify({ o: this.nodeId, k: 'uncomp', d: domain, n: this.nodeId } satisfies DirChange)),
+          this.feed({ o: this.nodeId, k: 'uncomp', d: domain, n: this.nodeId }),
         ]);
       }
     } catch (err) {
@@ -829,25 +818,24 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
   }
 
   private async loadComponents(): Promise<void> {
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.cmd.scan(cursor, 'MATCH', this.keys.componentsPattern, 'COUNT', 500);
-      cursor = next;
-      for (const key of keys) {
-        const raw = await this.cmd.get(key);
-        try {
-          const node = raw ? (JSON.parse(raw) as { n?: unknown }).n : undefined;
-          if (typeof node === 'string') this.remoteComponents.set(key.slice(this.keys.component('').length), node);
-        } catch {
-          /* a malformed entry is ignored */
-        }
+    await this.scanKeys(this.keys.componentsPattern, async (key) => {
+      const raw = await this.cmd.get(key);
+      try {
+        const node = raw ? (JSON.parse(raw) as { n?: unknown }).n : undefined;
+        if (typeof node === 'string') this.remoteComponents.set(key.slice(this.keys.component('').length), node);
+      } catch {
+        /* a malformed entry is ignored */
       }
-    } while (cursor !== '0');
+    });
   }
 
   /** Tells every node at once that this node joined or leaves (see {@link DirChange}). */
   private announce(k: 'join' | 'leave'): Promise<unknown> {
-    const change: DirChange = { o: this.nodeId, k };
+    return this.feed({ o: this.nodeId, k });
+  }
+
+  /** Appends a change to the directory feed (`P:dir`) that every node tails. */
+  private feed(change: DirChange): Promise<unknown> {
     return this.cmd.xadd(this.keys.dir, 'MAXLEN', '~', this.config.inboxMaxLen, '*', 'm', JSON.stringify(change));
   }
 
@@ -874,23 +862,27 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     if (set && set.size === 0) this.replicaByBare.delete(r.bare);
   }
 
-  private async loadReplica(): Promise<void> {
+  /** Calls `each` for every key matching `pattern` (SCAN, in batches). */
+  private async scanKeys(pattern: string, each: (key: string) => Promise<void>): Promise<void> {
     let cursor = '0';
     do {
-      const [next, keys] = await this.cmd.scan(cursor, 'MATCH', this.keys.sessionsPattern, 'COUNT', 500);
+      const [next, keys] = await this.cmd.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
       cursor = next;
-      for (const key of keys) {
-        const bare = key.slice(this.keys.sessions('').length);
-        const fields = await this.cmd.hgetall(key);
-        for (const [resource, json] of Object.entries(fields)) {
-          try {
-            this.applyEntry(`${bare}/${resource}`, JSON.parse(json) as DirectoryEntry);
-          } catch {
-            /* a malformed entry is ignored */
-          }
+      for (const key of keys) await each(key);
+    } while (cursor !== '0');
+  }
+
+  private async loadReplica(): Promise<void> {
+    await this.scanKeys(this.keys.sessionsPattern, async (key) => {
+      const bare = key.slice(this.keys.sessions('').length);
+      for (const [resource, json] of Object.entries(await this.cmd.hgetall(key))) {
+        try {
+          this.applyEntry(`${bare}/${resource}`, JSON.parse(json) as DirectoryEntry);
+        } catch {
+          /* a malformed entry is ignored */
         }
       }
-    } while (cursor !== '0');
+    });
   }
 
   /**
@@ -928,7 +920,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
       reaped++;
       if (!own) this.metrics.reaped.inc();
       const change: DirChange = { o: this.nodeId, k: 'del', j: full, n: id };
-      await this.cmd.xadd(this.keys.dir, 'MAXLEN', '~', this.config.inboxMaxLen, '*', 'm', JSON.stringify(change));
+      await this.feed(change);
       const r = this.replica.get(full);
       if (r && r.node === id) this.dropEntry(full);
       if (entry.a === 1) {
@@ -945,7 +937,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
     for (const domain of await this.cmd.smembers(this.keys.nodeComponents(id))) {
       if ((await this.cmd.eval(DEL_KEY_IF_OWNER, 1, this.keys.component(domain), id)) !== 1) continue;
       const change: DirChange = { o: this.nodeId, k: 'uncomp', d: domain, n: id };
-      await this.cmd.xadd(this.keys.dir, 'MAXLEN', '~', this.config.inboxMaxLen, '*', 'm', JSON.stringify(change));
+      await this.feed(change);
       if (this.remoteComponents.get(domain) === id) this.remoteComponents.delete(domain);
     }
     const cleared = (await this.cmd.eval(
@@ -960,7 +952,6 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
       own ? '' : id,
     )) as number;
     if (!own && cleared === 1) {
-      this.known.delete(id);
       this.logger.warn({ node: id, sessions: reaped }, 'cluster: reaped a dead node');
     }
   }
@@ -970,14 +961,24 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
   /** {@inheritDoc SessionHandover.publish} */
   publish(key: string, session: Session): void {
     const s = session as SessionImpl;
-    this.handoverKeys.set(key, s);
-    let keys = this.keysOf.get(s);
-    if (!keys) this.keysOf.set(s, (keys = new Set()));
+    this.nameLocally(key, s);
+    this.storeHandoverKey(key, s).catch((err: unknown) => this.logger.warn({ err }, 'cluster: publishing a hand-over key failed'));
+  }
+
+  /** Names a session of this node by `key` in the local maps. */
+  private nameLocally(key: string, session: SessionImpl): void {
+    this.handoverKeys.set(key, session);
+    let keys = this.keysOf.get(session);
+    if (!keys) this.keysOf.set(session, (keys = new Set()));
     keys.add(key);
-    const value = JSON.stringify({ n: this.nodeId, j: s.jid.toString() });
-    void Promise.all([this.cmd.set(this.keys.handoverKey(key), value), this.cmd.sadd(this.keys.nodeHandoverKeys(this.nodeId), key)]).catch(
-      (err: unknown) => this.logger.warn({ err }, 'cluster: publishing a hand-over key failed'),
-    );
+  }
+
+  /** Records in Redis that `key` names `session`, on this node. */
+  private async storeHandoverKey(key: string, session: SessionImpl): Promise<void> {
+    await Promise.all([
+      this.cmd.set(this.keys.handoverKey(key), JSON.stringify({ n: this.nodeId, j: session.jid.toString() })),
+      this.cmd.sadd(this.keys.nodeHandoverKeys(this.nodeId), key),
+    ]);
   }
 
   /** {@inheritDoc SessionHandover.withdraw} */
@@ -1060,12 +1061,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
   /** Rebuilds a session handed over to this node and takes its hand-over keys. */
   private async adopt(encoded: EncodedSession, keys: string[]): Promise<SessionImpl> {
     const session = await this.host.registry.adopt(encoded);
-    for (const k of keys) {
-      this.handoverKeys.set(k, session);
-      let mine = this.keysOf.get(session);
-      if (!mine) this.keysOf.set(session, (mine = new Set()));
-      mine.add(k);
-    }
+    for (const k of keys) this.nameLocally(k, session);
     // Whatever happens to the fence, held stanzas are released eventually.
     this.scheduler.setTimeout(() => session.releaseSends(), this.handoverTimeoutMs * 2);
     return session;
@@ -1078,7 +1074,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
       return this.send(msg.f, { t: 're', r: msg.r, ok: false });
     }
     const keys = [...(this.keysOf.get(session) ?? [])];
-    const encoded = await this.host.registry.depart(session, msg.f);
+    const encoded = await this.host.registry.depart(session);
     if (!encoded) return this.send(msg.f, { t: 're', r: msg.r, ok: false });
     await this.moveTo(session, keys, msg.f, { t: 're', r: msg.r, ok: true, s: encoded, keys });
     this.metrics.handovers.inc({ direction: 'out', result: 'ok' });
@@ -1109,7 +1105,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
       this.cmd.hset(this.keys.sessions(session.bare), session.jid.resource, JSON.stringify(entry)),
       this.cmd.srem(this.keys.nodeSessions(this.nodeId), full),
       this.cmd.sadd(this.keys.nodeSessions(target), full),
-      this.cmd.xadd(this.keys.dir, 'MAXLEN', '~', this.config.inboxMaxLen, '*', 'm', JSON.stringify(change)),
+      this.feed(change),
       ...keys.flatMap((k) => [
         this.cmd.set(this.keys.handoverKey(k), ownerValue),
         this.cmd.srem(this.keys.nodeHandoverKeys(this.nodeId), k),
@@ -1145,7 +1141,7 @@ export class RedisClusterImpl implements ClusterLink, SessionHandover, SharedSta
       const target = targets[given % targets.length]!;
       const keys = [...(this.keysOf.get(session) ?? [])];
       try {
-        const encoded = await this.host.registry.depart(session, target, { condition: 'system-shutdown' });
+        const encoded = await this.host.registry.depart(session, { condition: 'system-shutdown' });
         if (!encoded) continue;
         await this.moveTo(session, keys, target, { t: 'give', s: encoded, keys });
         this.metrics.handovers.inc({ direction: 'out', result: 'given' });

@@ -162,12 +162,11 @@ export class SessionRegistryImpl implements SessionRegistry {
    * Hands `session` over to another node (`SessionHandover.claim` there, or a node that stops):
    * detaches its stream and closes it with `error` (default `<conflict/>`; stream events only), lets every `onDeparting` listener quiesce,
    * then removes the session from this node **without** `onEnded` and serialises it. Later sends
-   * to the session object are refused; `movedTo` tells the router where it went.
+   * to the session object are refused; its `moving` promise tells where it went.
    * @returns the encoded session, or undefined if it ended meanwhile
    */
   async depart(
     session: SessionImpl,
-    toNode: string,
     error: StreamErrorSpec = { condition: 'conflict', text: 'Session resumed on another node' },
   ): Promise<EncodedSession | undefined> {
     if (session.state === 'ended') return undefined;
@@ -219,7 +218,6 @@ export class SessionRegistryImpl implements SessionRegistry {
       slots,
     };
     session.onChange = undefined;
-    session.movedTo = toNode;
     session.state = 'ended';
     this.unregister(session, false);
     return encoded;

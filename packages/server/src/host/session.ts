@@ -52,8 +52,6 @@ export class SessionImpl implements Session, SessionView {
   stream: HostStream | undefined;
   /** Always undefined: this node. */
   readonly node: undefined;
-  /** In a cluster: the node this session was handed over to (it is `ended` here). */
-  movedTo: string | undefined;
   /**
    * Set while the session is being handed over to another node: resolves with that node once the
    * new owner has been sent the session (so a stanza forwarded after it arrives after the

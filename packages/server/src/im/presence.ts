@@ -158,16 +158,7 @@ export class PresenceServiceImpl {
     session.available = false;
     session.presence = undefined;
 
-    const covered = new Set<string>([bare]);
-    if (wasAvailable && broadcast) {
-      await this.record('unavailable', full, presence);
-      const roster = await this.roster.get(bare);
-      for (const item of roster.items) if (hasFrom(item.subscription)) covered.add(item.jid);
-      await this.toContacts(roster, presence);
-      for (const s of this.availableSessions(bare)) {
-        if (s !== session) await s.send(addressed(presence, s.jid.toString()));
-      }
-    }
+    const covered = wasAvailable && broadcast ? await this.broadcastUnavailable(full, bare, presence) : new Set([bare]);
     const directed = [...session.directedTo];
     session.directedTo.clear();
     for (const target of directed) {
@@ -199,17 +190,25 @@ export class PresenceServiceImpl {
    */
   async sessionLost(full: JID, at: number): Promise<void> {
     const presence = xml('presence', { from: full.toString(), type: 'unavailable' });
-    const bare = full.bare().toString();
-    try {
-      await this.store.setUnavailable(full.toString(), presence, at);
-    } catch (err) {
-      this.logger.error({ err, jid: full.toString() }, 'presence store write failed');
-    }
+    await this.broadcastUnavailable(full.toString(), full.bare().toString(), presence, at);
+  }
+
+  /**
+   * Records the unavailable `presence` of `full` and sends it to the contacts with `from`/`both`
+   * and to the account's other available resources (§4.5.2).
+   * @param at when it happened (epoch ms; default now)
+   * @returns the bare JIDs it reached (the account and those contacts)
+   */
+  private async broadcastUnavailable(full: string, bare: string, presence: Element, at?: number): Promise<Set<string>> {
+    const covered = new Set<string>([bare]);
+    await this.record('unavailable', full, presence, at);
     const roster = await this.roster.get(bare);
+    for (const item of roster.items) if (hasFrom(item.subscription)) covered.add(item.jid);
     await this.toContacts(roster, presence);
     for (const s of this.availableSessions(bare)) {
-      if (s.jid.toString() !== full.toString()) await s.send(addressed(presence, s.jid.toString()));
+      if (s.jid.toString() !== full) await s.send(addressed(presence, s.jid.toString()));
     }
+    return covered;
   }
 
   /**
@@ -326,9 +325,8 @@ export class PresenceServiceImpl {
   }
 
   /** Records broadcast presence with the time; a storage failure is logged, never fatal. */
-  private async record(kind: 'available' | 'unavailable', full: string, presence: Element): Promise<void> {
+  private async record(kind: 'available' | 'unavailable', full: string, presence: Element, at = this.clock.now()): Promise<void> {
     try {
-      const at = this.clock.now();
       if (kind === 'available') await this.store.setAvailable(full, presence, at);
       else await this.store.setUnavailable(full, presence, at);
     } catch (err) {
