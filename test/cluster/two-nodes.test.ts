@@ -228,4 +228,25 @@ describe('cluster: two nodes', () => {
     expect(await saltFor(b.ports.c2s, 'nobody')).toBe(onA);
     expect(await saltFor(b.ports.c2s, 'someone-else')).not.toBe(onA); // per account, not one salt for all
   });
+
+  it("another account's <resume/> on node B neither moves nor disturbs a session on node A", async () => {
+    const SM = 'urn:xmpp:sm:3';
+    const owner = await RawClient.connect(a.ports.c2s);
+    await owner.login('alice', 'secret', 'tablet');
+    owner.send(`<enable xmlns='${SM}' resume='true'/>`);
+    const id = /<enabled [^>]*id="([^"]+)"/.exec(await owner.waitFor(/<enabled [^>]*\/>/))![1]!;
+    const thief = await RawClient.connect(b.ports.c2s);
+    await thief.authenticate('bob');
+    thief.send(`<resume xmlns='${SM}' previd='${id}' h='0'/>`);
+    expect(await thief.waitFor(/<failed [^>]*>[\s\S]*?<\/failed>/)).toMatch(
+      new RegExp(`<failed xmlns="${SM}"><item-not-found xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></failed>$`),
+    );
+    // alice's session stayed on node A, and its stream still works
+    expect(a.server.container.get(SessionRegistryImpl).getLocal('alice@localhost/tablet')?.stream).toBeDefined();
+    owner.send(`<iq type='get' id='still' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    await owner.waitFor(/id="still"/);
+    expect(owner.received).not.toContain('conflict');
+    owner.destroy();
+    thief.destroy();
+  });
 });
